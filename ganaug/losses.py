@@ -1,0 +1,151 @@
+"""Adversarial losses and discriminator penalties.
+
+Every adversarial loss is a tiny class with the same two methods, so that swapping the objective
+of a GAN module is swapping one object:
+
+- ``discriminator(real_logits, fake_logits)``: the loss the discriminator minimises;
+- ``generator(fake_logits)``: the loss the generator minimises.
+
+Logits are the raw, unbounded discriminator outputs of shape (N,). Penalties are plain functions.
+
+References:
+    Goodfellow et al. 2014, "Generative Adversarial Nets" (non-saturating loss).
+    Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018 (hinge loss).
+    Arjovsky et al. 2017, "Wasserstein GAN"; Gulrajani et al. 2017, "Improved Training of
+    Wasserstein GANs" (gradient penalty).
+    Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?" (R1).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = [
+    "AdversarialLoss",
+    "NonSaturatingLoss",
+    "HingeLoss",
+    "WassersteinLoss",
+    "LOSSES",
+    "get_loss",
+    "gradient_penalty",
+    "r1_penalty",
+]
+
+
+class AdversarialLoss:
+    """The interface shared by every adversarial loss."""
+
+    name: str = ""
+
+    def discriminator(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator(self, fake_logits: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class NonSaturatingLoss(AdversarialLoss):
+    """The original GAN objective (Goodfellow et al. 2014) in its numerically stable logits form.
+
+    D minimises ``-log sigmoid(real) - log(1 - sigmoid(fake))``; G minimises ``-log sigmoid(fake)``
+    (the non-saturating variant). ``softplus(-x) = -log sigmoid(x)`` never overflows.
+    """
+
+    name = "nonsaturating"
+
+    def discriminator(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+    def generator(self, fake_logits: Tensor) -> Tensor:
+        return F.softplus(-fake_logits).mean()
+
+
+class HingeLoss(AdversarialLoss):
+    """Hinge loss (Lim & Ye 2017), the BigGAN / SNGAN default."""
+
+    name = "hinge"
+
+    def discriminator(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+    def generator(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+
+class WassersteinLoss(AdversarialLoss):
+    """Wasserstein critic loss (Arjovsky et al. 2017); pair it with ``gradient_penalty``."""
+
+    name = "wasserstein"
+
+    def discriminator(self, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def generator(self, fake_logits: Tensor) -> Tensor:
+        return -fake_logits.mean()
+
+
+LOSSES: dict[str, type[AdversarialLoss]] = {
+    cls.name: cls for cls in (NonSaturatingLoss, HingeLoss, WassersteinLoss)
+}
+
+
+def get_loss(name: str) -> AdversarialLoss:
+    """Return the adversarial loss registered under ``name`` (see ``LOSSES``)."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown adversarial loss {name!r}; expected one of {sorted(LOSSES)}")
+    return LOSSES[name]()
+
+
+def _at_least_fp32(x: Tensor) -> Tensor:
+    """Penalties are reduced in fp32 (or fp64 when given) even under bf16/fp16 autocast."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    *,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """WGAN-GP penalty ``E[(||grad_x critic(x)||_2 - 1)^2]`` at random real/fake interpolates.
+
+    Args:
+        critic: maps images (N, C, H, W) to logits (N,); close over labels for conditional D.
+        real: real images (N, C, H, W).
+        fake: generated images of the same shape (detached or not: only the interpolates are
+            differentiated).
+        generator: RNG for the interpolation weights.
+
+    Returns the scalar penalty, differentiable w.r.t. the critic's parameters (create_graph).
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape, got {real.shape} and {fake.shape}")
+    # Draw in float32 on the generator's device so that any dtype and device work.
+    gen_device = generator.device if generator is not None else real.device
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator, device=gen_device)
+    alpha = alpha.to(device=real.device, dtype=real.dtype)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    logits = critic(mixed)
+    (grad,) = torch.autograd.grad(logits.sum(), mixed, create_graph=True)
+    norm = _at_least_fp32(grad).flatten(1).norm(2, dim=1)
+    return ((norm - 1.0) ** 2).mean()
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
+    """R1 penalty ``E[||grad_x D(x)||_2^2]`` on real data (Mescheder et al. 2018).
+
+    ``real`` must have ``requires_grad=True`` and ``real_logits`` must come from it. Multiply by
+    ``gamma / 2`` for the usual weighting.
+    """
+    if not real.requires_grad:
+        raise ValueError("r1_penalty needs real images with requires_grad=True before D sees them")
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return _at_least_fp32(grad).flatten(1).pow(2).sum(dim=1).mean()

@@ -1,0 +1,442 @@
+"""``GANModule``: the training method shared by every GAN in ganaug.
+
+The module is the *method* (losses, step schedule, augmentation, EMA, sampling, checkpoint state);
+the generator and discriminator are plain ``nn.Module``s that subclasses build in
+``build_generator()`` / ``build_discriminator()``. It uses Lightning 2.x manual optimisation.
+
+Counting, which matters for ``max_steps`` and for resuming:
+
+- one *D step* per training batch; every ``d_steps``-th batch is also followed by one *G step*;
+- an *iteration* is ``d_steps`` D steps plus one G step (``GANModule.iteration``): EMA start and
+  any schedule count iterations;
+- Lightning's ``global_step`` counts optimizer steps, D and G alike, so ``max_steps=S`` ends after
+  ``S * d_steps / (d_steps + 1)`` batches. ``max_epochs`` counts passes over the training set.
+
+Randomness: the noise and the augmentation parameters of D step ``k`` on rank ``r`` are drawn
+from a generator seeded by ``(seed, r, k)``. Every rank draws different noise, and a resumed fit
+draws exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.strategies import DDPStrategy
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor, nn
+
+from ganaug.augment import DiffAugment
+from ganaug.images import check_images, image_grid, write_png
+from ganaug.losses import get_loss, gradient_penalty, r1_penalty
+
+__all__ = ["GANModule", "CheckpointMismatchError"]
+
+_CHECKPOINT_KEY = "ganaug"
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was made for another architecture (shape, classes, latent size)."""
+
+
+def _step_seed(seed: int, rank: int, step: int) -> int:
+    """A 63-bit seed that is a pure function of (seed, rank, step), well mixed."""
+    state = np.random.SeedSequence([seed, rank, step]).generate_state(2, dtype=np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, live: nn.Module, decay: float) -> None:
+    """``ema = decay * ema + (1 - decay) * live`` for parameters; buffers are copied."""
+    ema_params = [p for p in ema.parameters()]
+    live_params = [p.detach() for p in live.parameters()]
+    if decay == 0.0:
+        torch._foreach_copy_(ema_params, live_params)
+    else:
+        torch._foreach_lerp_(ema_params, live_params, 1.0 - decay)
+    for ema_buffer, live_buffer in zip(ema.buffers(), live.buffers()):
+        ema_buffer.copy_(live_buffer)
+
+
+class GANModule(L.LightningModule):
+    """Base LightningModule for adversarial training; subclass and build the networks.
+
+    Subclasses implement ``build_generator()`` (a module mapping ``(z, y=None)`` to images in
+    [-1, 1]) and ``build_discriminator()`` (mapping ``(images, y=None)`` to logits (N,)); they read
+    their own options from ``self.hparams``. Everything else (loss, augmentation of every
+    discriminator input, EMA generator, sampling, sample grids, checkpoint state) is shared.
+    """
+
+    def __init__(
+        self,
+        *,
+        latent_dim: int = 64,  # size of the noise vector z
+        num_classes: int = 0,  # number of classes; 0 = unconditional
+        channels: int = 1,  # image channels
+        image_size: int = 28,  # image height = width in pixels
+        loss: str = "hinge",  # adversarial loss: "hinge", "nonsaturating" or "wasserstein"
+        d_steps: int = 1,  # discriminator steps (batches) per generator step
+        lr_g: float = 2e-4,  # Adam learning rate of the generator
+        lr_d: float = 2e-4,  # Adam learning rate of the discriminator
+        betas: tuple[float, float] = (0.5, 0.999),  # Adam betas of both optimizers
+        augment_policy: str = "color,translation,cutout",  # DiffAugment policy; "" = none
+        gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
+        r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
+        ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
+        ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
+        seed: int = 0,  # seeds noise, augmentation and the fixed sample-grid noise
+        grid_size: int = 64,  # images in the fixed-noise sample grid (per class if conditional: rounded)
+        sample_every_n_epochs: int = 1,  # write a sample grid every n epochs; 0 = never
+        check_finite_every_n_steps: int = 1,  # stop on a non-finite loss, checked every n D steps; 0 = never
+    ) -> None:
+        super().__init__()
+        self._validate_options(locals())
+        self.save_hyperparameters()
+        # The values the networks are built with. Under LightningCLI the hparams record the
+        # configuration as given, which may differ (GAN ignores a linked num_classes).
+        self.num_classes = num_classes
+        self.architecture = dict(latent_dim=latent_dim, num_classes=num_classes,
+                                 channels=channels, image_size=image_size)
+        self.adversarial_loss = get_loss(loss)
+        self.augment = DiffAugment(augment_policy)
+
+        # networks and the EMA copy of the generator used for sampling
+        self.generator = self.build_generator()
+        self.discriminator = self.build_discriminator()
+        self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
+
+        # fixed noise for sample grids: a buffer, so it is in every checkpoint
+        fixed = torch.Generator().manual_seed(seed)
+        per_class = max(1, grid_size // num_classes) if num_classes else grid_size
+        n_grid = per_class * num_classes if num_classes else grid_size
+        self.register_buffer("fixed_z", torch.randn(n_grid, latent_dim, generator=fixed))
+        labels = torch.arange(num_classes).repeat(per_class) if num_classes else torch.zeros(0)
+        self.register_buffer("fixed_labels", labels.long())
+
+        self.automatic_optimization = False
+        self.d_steps_done = 0  # D steps taken, over the whole fit (restored on resume)
+        self.iteration = 0  # G steps taken = completed iterations (restored on resume)
+        self._rng: torch.Generator | None = None
+        self._input_checked = False
+
+    @staticmethod
+    def _validate_options(options: dict[str, Any]) -> None:
+        def positive(name: str) -> None:
+            if options[name] < 1:
+                raise ValueError(f"{name} must be >= 1, got {options[name]}")
+
+        for name in ("latent_dim", "channels", "image_size", "d_steps"):
+            positive(name)
+        if options["num_classes"] < 0:
+            raise ValueError(f"num_classes must be >= 0 (0 = unconditional), got {options['num_classes']}")
+        if not 0.0 <= options["ema_decay"] < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {options['ema_decay']}")
+        for name in ("lr_g", "lr_d"):
+            if not (options[name] > 0 and math.isfinite(options[name])):
+                raise ValueError(f"{name} must be a positive number, got {options[name]}")
+        for name in ("gp_weight", "r1_gamma", "ema_start", "sample_every_n_epochs",
+                     "check_finite_every_n_steps"):
+            if options[name] < 0:
+                raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        if len(options["betas"]) != 2:
+            raise ValueError(f"betas must be two numbers, got {options['betas']}")
+
+    # networks: the extension point
+
+    def build_generator(self) -> nn.Module:
+        """Return the generator: ``forward(z, y=None)`` -> images (N, C, H, W) in [-1, 1]."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_generator()")
+
+    def build_discriminator(self) -> nn.Module:
+        """Return the discriminator: ``forward(images, y=None)`` -> logits (N,)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement build_discriminator()")
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model takes class labels."""
+        return self.num_classes > 0
+
+    def train(self, mode: bool = True) -> GANModule:
+        """Set train/eval mode; the EMA generator always stays in eval mode (running BN stats)."""
+        super().train(mode)
+        self.generator_ema.eval()
+        return self
+
+    def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """Images from the EMA generator for noise ``z`` (and labels ``y`` when conditional)."""
+        return self.generator_ema(z, y if self.conditional else None)
+
+    # Lightning wiring
+
+    def setup(self, stage: str) -> None:
+        strategy = getattr(self._trainer, "strategy", None) if self._trainer else None
+        kwargs = getattr(strategy, "_ddp_kwargs", None)
+        if isinstance(strategy, DDPStrategy) and kwargs is not None:
+            if not kwargs.get("find_unused_parameters", False):
+                # A D step leaves G without gradients and vice versa; DDP must not wait for them.
+                kwargs["find_unused_parameters"] = True
+                rank_zero_info("ganaug: GAN training under DDP sets find_unused_parameters=True")
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        hp = self.hparams
+        betas = tuple(hp.betas)
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=hp.lr_g, betas=betas)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=hp.lr_d, betas=betas)
+        return [opt_g, opt_d]
+
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        real, labels = self._unpack_batch(batch)
+        opt_g, opt_d = self.optimizers()
+        self._seed_step_rng()
+
+        # discriminator step on this batch
+        d_losses = self.discriminator_losses(real, labels)
+        self._optimize(opt_d, d_losses, "discriminator")
+        self.d_steps_done += 1
+        self.log_dict({f"d/{k}": v.detach() for k, v in d_losses.items()}, prog_bar=False)
+
+        # generator step after every d_steps-th discriminator step, then the EMA
+        if self.d_steps_done % self.hparams.d_steps == 0:
+            g_losses = self.generator_losses(real, labels)
+            self._optimize(opt_g, g_losses, "generator")
+            self.iteration += 1
+            decay = self.hparams.ema_decay if self.iteration > self.hparams.ema_start else 0.0
+            update_ema(self.generator_ema, self.generator, decay)
+            self.log_dict({f"g/{k}": v.detach() for k, v in g_losses.items()}, prog_bar=False)
+        self.log("loss_d", d_losses["loss"].detach(), prog_bar=True)
+
+    # what a step sees: subclasses may override these
+
+    def draw_noise(self, n: int) -> Tensor:
+        """Standard normal noise (n, latent_dim) from this step's generator."""
+        rng = self._rng
+        device = rng.device if rng is not None else self.device
+        z = torch.randn(n, self.hparams.latent_dim, generator=rng, device=device)
+        return z.to(self.device, non_blocking=True)
+
+    def discriminate(self, images: Tensor, labels: Tensor | None) -> Tensor:
+        """The one place D sees images: augmented, real and fake alike, in D and G steps."""
+        return self.discriminator(self.augment(images, generator=self._rng), labels)
+
+    def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """The discriminator's losses for one batch; ``"loss"`` is what it minimises."""
+        hp = self.hparams
+        n = real.shape[0]
+        with torch.no_grad():
+            fake = self.generator(self.draw_noise(n), labels)
+        if hp.r1_gamma > 0:
+            real = real.detach().requires_grad_(True)
+        both_labels = torch.cat([labels, labels]) if labels is not None else None
+        real_logits, fake_logits = self.discriminate(torch.cat([real, fake]), both_labels).split(n)
+
+        losses = {"adversarial": self.adversarial_loss.discriminator(real_logits, fake_logits)}
+        if hp.gp_weight > 0:
+            critic = lambda x: self.discriminate(x, labels)  # noqa: E731
+            losses["gradient_penalty"] = gradient_penalty(critic, real, fake, generator=self._rng)
+        if hp.r1_gamma > 0:
+            losses["r1"] = r1_penalty(real_logits, real)
+        losses["loss"] = (
+            losses["adversarial"]
+            + hp.gp_weight * losses.get("gradient_penalty", 0.0)
+            + 0.5 * hp.r1_gamma * losses.get("r1", 0.0)
+        )
+        losses["real_logits"] = real_logits.detach().mean()
+        losses["fake_logits"] = fake_logits.detach().mean()
+        return losses
+
+    def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """The generator's losses; fake labels follow the real batch's class distribution."""
+        fake = self.generator(self.draw_noise(real.shape[0]), labels)
+        adversarial = self.adversarial_loss.generator(self.discriminate(fake, labels))
+        return {"adversarial": adversarial, "loss": adversarial}
+
+    # sampling
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        labels: Tensor | Sequence[int] | None = None,
+        generator: torch.Generator | None = None,
+        *,
+        batch_size: int = 256,
+    ) -> Tensor:
+        """``n`` images in [-1, 1] from the EMA generator, on this module's device.
+
+        Args:
+            n: number of images.
+            labels: class of each image (n,) for conditional models; None draws classes
+                uniformly at random. Must be None for unconditional models.
+            generator: RNG for the noise (and random labels); None uses the global RNG.
+            batch_size: images generated per forward pass.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        labels = self._sample_labels(n, labels, generator)
+        noise_device = generator.device if generator is not None else self.device
+        images = []
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            z = torch.randn(stop - start, self.hparams.latent_dim, generator=generator,
+                            device=noise_device).to(self.device)
+            y = labels[start:stop] if labels is not None else None
+            images.append(self.generator_ema(z, y))
+        if not images:
+            c, s = self.hparams.channels, self.hparams.image_size
+            return torch.empty(0, c, s, s, device=self.device)
+        return torch.cat(images)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        n_per_class: int,
+        generator: torch.Generator | None = None,
+        *,
+        batch_size: int = 256,
+    ) -> tuple[Tensor, Tensor | None]:
+        """A class-balanced bank: ``n_per_class`` images of every class, on the CPU.
+
+        Returns ``(images, labels)`` sorted by class; unconditional models return
+        ``n_per_class`` images and ``None`` labels.
+        """
+        if n_per_class < 0:
+            raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
+        if not self.conditional:
+            return self.sample(n_per_class, None, generator, batch_size=batch_size).cpu(), None
+        labels = torch.arange(self.num_classes).repeat_interleave(n_per_class)
+        images = self.sample(len(labels), labels, generator, batch_size=batch_size)
+        return images.cpu(), labels
+
+    def _sample_labels(self, n: int, labels: Tensor | Sequence[int] | None,
+                       generator: torch.Generator | None) -> Tensor | None:
+        k = self.num_classes
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this model is unconditional: call sample() without labels")
+            return None
+        if labels is None:
+            device = generator.device if generator is not None else self.device
+            return torch.randint(0, k, (n,), generator=generator, device=device).to(self.device)
+        labels = torch.as_tensor(labels, device=self.device)
+        if labels.shape != (n,) or labels.is_floating_point():
+            raise ValueError(f"labels must be {n} integer class indices, got {tuple(labels.shape)} "
+                             f"of {labels.dtype}")
+        if n and (int(labels.min()) < 0 or int(labels.max()) >= k):
+            raise ValueError(f"labels must lie in [0, {k - 1}], got [{int(labels.min())}, "
+                             f"{int(labels.max())}]")
+        return labels.long()
+
+    # sample grids
+
+    def sample_grid(self) -> Tensor:
+        """The fixed-noise grid of the EMA generator as uint8 (C, H, W); one row per class."""
+        labels = self.fixed_labels if self.conditional else None
+        with torch.no_grad():
+            images = self.generator_ema(self.fixed_z, labels)
+        if self.conditional:  # class-major order so that each row shows one class
+            order = torch.argsort(self.fixed_labels, stable=True)
+            images = images[order]
+            nrow = len(order) // self.num_classes
+        else:
+            nrow = None
+        return image_grid(images, nrow)
+
+    def on_train_epoch_end(self) -> None:
+        every = self.hparams.sample_every_n_epochs
+        if every and (self.current_epoch + 1) % every == 0 and self.trainer.is_global_zero:
+            self.log_sample_grid()
+
+    def log_sample_grid(self) -> Path | None:
+        """Send the fixed-noise grid to the logger, or write it as a PNG when it takes no images.
+
+        Returns the PNG's path when one was written.
+        """
+        grid = self.sample_grid()
+        tag = f"epoch={self.current_epoch:04d}-iteration={self.iteration:07d}"
+        for logger in self.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_image"):  # TensorBoard
+                experiment.add_image("samples", grid, self.iteration)
+                return None
+            if hasattr(logger, "log_image"):  # Weights & Biases, Neptune, Comet...
+                logger.log_image(key="samples", images=[grid.permute(1, 2, 0).numpy()],
+                                 step=self.iteration)
+                return None
+        log_dir = self.loggers[0].log_dir if self.loggers and self.loggers[0].log_dir else None
+        root = Path(log_dir or self.trainer.default_root_dir)
+        return write_png(grid, root / "samples" / f"{tag}.png")
+
+    # checkpoint state beyond the state dict
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[_CHECKPOINT_KEY] = {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "architecture": self.architecture,
+            "d_steps_done": self.d_steps_done,
+            "iteration": self.iteration,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(_CHECKPOINT_KEY)
+        if state is None:
+            raise CheckpointMismatchError(
+                f"this checkpoint was not written by a ganaug GAN module; {type(self).__name__} "
+                "can only load checkpoints saved by ganaug"
+            )
+        mine = self.architecture
+        differences = [f"{k}: checkpoint {v!r}, model {mine[k]!r}"
+                       for k, v in state["architecture"].items() if mine.get(k) != v]
+        if differences:
+            raise CheckpointMismatchError(
+                f"the checkpoint ({state['class']}) does not fit this {type(self).__name__}: "
+                + "; ".join(differences)
+                + ". Build the model with the checkpoint's settings, or load it with "
+                "<ModelClass>.load_from_checkpoint(path), which reads them from the checkpoint."
+            )
+        self.d_steps_done = int(state["d_steps_done"])
+        self.iteration = int(state["iteration"])
+
+    # internals
+
+    def _unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
+        real, labels = batch[0], batch[1] if len(batch) > 1 else None
+        hp = self.hparams
+        if not self._input_checked:  # once per process: the range check syncs with the device
+            check_images(real, channels=hp.channels, size=(hp.image_size, hp.image_size),
+                         name="training images")
+            if self.conditional:
+                if labels is None or labels.dtype != torch.long:
+                    raise ValueError("a conditional GAN needs int64 class labels in every batch")
+                if int(labels.min()) < 0 or int(labels.max()) >= self.num_classes:
+                    raise ValueError(f"labels must lie in [0, {self.num_classes - 1}], got "
+                                     f"[{int(labels.min())}, {int(labels.max())}]")
+            self._input_checked = True
+        return real, labels if self.conditional else None
+
+    def _seed_step_rng(self) -> None:
+        if self._rng is None or self._rng.device != self.device:
+            self._rng = torch.Generator(device=self.device)
+        self._rng.manual_seed(_step_seed(self.hparams.seed, self.global_rank, self.d_steps_done))
+
+    def _optimize(self, optimizer: Any, losses: dict[str, Tensor], network: str) -> None:
+        loss = losses["loss"]
+        every = self.hparams.check_finite_every_n_steps
+        if every and self.d_steps_done % every == 0:
+            for name, value in losses.items():
+                if not torch.isfinite(value):
+                    raise FloatingPointError(
+                        f"non-finite {network} loss {name!r} = {value.item()} at D step "
+                        f"{self.d_steps_done} (iteration {self.iteration}, global_step "
+                        f"{self.global_step}); lower the learning rates, add a gradient penalty "
+                        "or use bf16 instead of fp16"
+                    )
+        with self.toggled_optimizer(optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()

@@ -1,0 +1,47 @@
+"""``ConditionalGAN``: a class-conditional GAN over the DCGAN-style networks.
+
+The generator takes the label with the noise (a learned class embedding concatenated with z);
+the discriminator sees it through a projection head (Miyato & Koyama 2018, the default) or as
+one-hot input planes (Mirza & Osindero 2014).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from torch import nn
+
+from ganaug.modules.base import GANModule
+from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+class ConditionalGAN(GANModule):
+    """Class-conditional GAN: ``sample(n, labels)`` draws images of the given classes.
+
+    All training options are those of :class:`~ganaug.modules.base.GANModule`.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = 10,  # number of classes (linked from the datamodule by the CLI)
+        g_width: int = 32,  # channels of the generator's last feature map
+        d_width: int = 32,  # channels of the discriminator's first feature map
+        conditioning: Literal["projection", "onehot"] = "projection",  # how D sees the label
+        **kwargs: Any,  # GANModule options (latent_dim, channels, image_size, loss, ...)
+    ) -> None:
+        if num_classes < 1:
+            raise ValueError(f"a conditional GAN needs num_classes >= 1, got {num_classes}; "
+                             "use GAN for unconditional training")
+        super().__init__(num_classes=num_classes, **kwargs)
+
+    def build_generator(self) -> nn.Module:
+        hp = self.hparams
+        return DCGANGenerator(latent_dim=hp.latent_dim, num_classes=hp.num_classes,
+                              channels=hp.channels, image_size=hp.image_size, width=hp.g_width)
+
+    def build_discriminator(self) -> nn.Module:
+        hp = self.hparams
+        return DCGANDiscriminator(num_classes=hp.num_classes, channels=hp.channels,
+                                  image_size=hp.image_size, width=hp.d_width,
+                                  conditioning=hp.conditioning)

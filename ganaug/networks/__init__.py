@@ -1,0 +1,5 @@
+"""Generator / discriminator pairs as plain ``nn.Module``s (no Lightning, no optimisers)."""
+
+from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
+
+__all__ = ["DCGANDiscriminator", "DCGANGenerator"]

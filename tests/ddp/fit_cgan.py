@@ -1,0 +1,45 @@
+"""Two-process (gloo) DDP fit of a ConditionalGAN, run by tests/test_ddp.py as a script.
+
+Each rank saves its final G / D / EMA G state and the first noise batch it drew to OUT/rank{r}.pt.
+Plain ``strategy="ddp"`` is used on purpose: the module must make it work by itself.
+"""
+
+import sys
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from ganaug.data import ImageDataModule
+from ganaug.modules import ConditionalGAN
+
+
+class RecordingGAN(ConditionalGAN):
+    first_noise = None
+
+    def draw_noise(self, n):
+        z = super().draw_noise(n)
+        if self.first_noise is None:
+            self.first_noise = z.clone()
+        return z
+
+
+def main(out: Path) -> None:
+    torch.set_num_threads(1)
+    model = RecordingGAN(num_classes=10, latent_dim=8, g_width=4, d_width=4, image_size=28,
+                         d_steps=2, grid_size=10, seed=7)
+    data = ImageDataModule("digits", image_size=28, n_per_class=16, test_per_class=4,
+                           batch_size=8, seed=0)
+    trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=2, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, default_root_dir=str(out))
+    trainer.fit(model, data)
+    state = {name: getattr(model, name).state_dict()
+             for name in ("generator", "discriminator", "generator_ema")}
+    torch.save({"state": state, "first_noise": model.first_noise, "iteration": model.iteration,
+                "d_steps_done": model.d_steps_done, "world_size": trainer.world_size},
+               out / f"rank{trainer.global_rank}.pt")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))

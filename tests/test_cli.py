@@ -1,0 +1,86 @@
+"""The `ganaug` command: every config under configs/ runs with fast_dev_run; generate writes
+tensor files, class folders and grids; load_gan finds the class from the checkpoint."""
+
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision.datasets
+from PIL import Image
+
+from fake_datasets import write_fake_cifar10
+from ganaug.cli import generate, load_gan, main
+from ganaug.modules import ConditionalGAN, GAN
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+SMALL = ["--model.init_args.g_width", "4", "--model.init_args.d_width", "4"]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_config_runs_fast_dev_run(config, tmp_path, trusted_fake_cifar):
+    extra = []
+    if "cifar10" in config.stem:
+        write_fake_cifar10(tmp_path / "data")
+        trusted_fake_cifar(torchvision.datasets.CIFAR10, tmp_path / "data")
+        extra = ["--data.init_args.root", str(tmp_path / "data"), "--data.init_args.batch_size", "8"]
+    main(["fit", "--config", str(config), "--trainer.fast_dev_run", "2",
+          "--trainer.default_root_dir", str(tmp_path), *SMALL, *extra])
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    main(["fit", "--config", str(CONFIGS[0].parent / "cgan_mnist5k.yaml"), *SMALL,
+          "--trainer.max_steps", "4", "--trainer.default_root_dir", str(tmp_path),
+          "--trainer.enable_progress_bar", "false"])
+    (path,) = tmp_path.rglob("checkpoints/last.ckpt")
+    return path
+
+
+def test_generate_tensor_file_and_grid(checkpoint, tmp_path):
+    out = generate(checkpoint, tmp_path / "bank.pt", n_per_class=3, grid=tmp_path / "grid.png")
+    bank = torch.load(out)
+    assert bank["images"].shape == (30, 1, 28, 28)
+    assert bank["labels"].tolist() == [c for c in range(10) for _ in range(3)]
+    assert bank["images"].min() >= -1 and bank["images"].max() <= 1
+    grid = Image.open(tmp_path / "grid.png")
+    assert grid.size[1] == 2 + 10 * 30  # one row of 28 px + 2 px padding per class
+
+
+def test_generate_image_folder_from_the_command_line(checkpoint, tmp_path, capsys):
+    main(["generate", str(checkpoint), str(tmp_path / "folder"), "--n-per-class", "2"])
+    folders = sorted(p.name for p in (tmp_path / "folder").iterdir())
+    assert folders == [str(c) for c in range(10)]
+    assert all(len(list((tmp_path / "folder" / f).glob("*.png"))) == 2 for f in folders)
+    image = Image.open(tmp_path / "folder" / "3" / "000001.png")
+    assert image.size == (28, 28) and image.mode == "L"
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_load_gan_restores_the_right_class(checkpoint):
+    model = load_gan(checkpoint)
+    assert type(model) is ConditionalGAN and model.hparams.g_width == 4
+
+
+def test_load_gan_rejects_other_files(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_gan(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not a checkpoint written by a ganaug"):
+        load_gan(tmp_path / "other.ckpt")
+
+
+def test_unconditional_generate_writes_one_folder(tmp_path):
+    main(["fit", "--config", str(CONFIGS[0].parent / "gan_mnist5k.yaml"), *SMALL,
+          "--trainer.max_steps", "2", "--trainer.default_root_dir", str(tmp_path),
+          "--trainer.enable_progress_bar", "false"])
+    (ckpt,) = tmp_path.rglob("checkpoints/last.ckpt")
+    assert type(load_gan(ckpt)) is GAN
+    generate(ckpt, tmp_path / "out", n_per_class=3)
+    assert len(list((tmp_path / "out" / "unlabelled").glob("*.png"))) == 3
+
+
+def test_unknown_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train"])
+    assert exit_info.value.code == 2
+    assert "usage: ganaug" in capsys.readouterr().err

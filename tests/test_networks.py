@@ -1,0 +1,69 @@
+"""DCGAN-style networks: shapes, conditioning paths and bad input."""
+
+import pytest
+import torch
+
+from ganaug.networks.dcgan import ARCHITECTURES, DCGANDiscriminator, DCGANGenerator
+
+
+@pytest.mark.parametrize("size", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("num_classes", [0, 10])
+def test_shapes(size, channels, num_classes):
+    g = DCGANGenerator(latent_dim=16, num_classes=num_classes, channels=channels,
+                       image_size=size, width=8)
+    y = torch.arange(5) % 10 if num_classes else None
+    x = g(torch.randn(5, 16), y)
+    assert x.shape == (5, channels, size, size)
+    assert x.min() >= -1 and x.max() <= 1  # tanh output
+    for conditioning in ("projection", "onehot"):
+        d = DCGANDiscriminator(num_classes=num_classes, channels=channels, image_size=size,
+                               width=8, conditioning=conditioning)
+        assert d(x, y).shape == (5,)
+
+
+def test_generator_uses_the_label():
+    torch.manual_seed(0)
+    g = DCGANGenerator(latent_dim=8, num_classes=3, image_size=28, width=8).eval()
+    z = torch.randn(1, 8).repeat(3, 1)
+    x = g(z, torch.tensor([0, 1, 2]))
+    assert not torch.allclose(x[0], x[1]) and not torch.allclose(x[1], x[2])
+
+
+@pytest.mark.parametrize("conditioning", ["projection", "onehot"])
+def test_discriminator_uses_the_label(conditioning):
+    torch.manual_seed(0)
+    d = DCGANDiscriminator(num_classes=3, image_size=28, width=8, conditioning=conditioning)
+    x = torch.randn(1, 1, 28, 28).repeat(3, 1, 1, 1)
+    logits = d(x, torch.tensor([0, 1, 2]))
+    assert len(set(logits.tolist())) == 3
+
+
+def test_projection_head_is_linear_plus_inner_product():
+    d = DCGANDiscriminator(num_classes=4, image_size=28, width=8).eval()  # fixed SN estimate
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 3, 1])
+    features = d.blocks(d.stem(x)).sum(dim=(2, 3))
+    head = d.head
+    expected = head.linear(features).squeeze(1) + (head.embed(y) * features).sum(1)
+    torch.testing.assert_close(d(x, y), expected)
+
+
+def test_onehot_adds_class_planes():
+    d = DCGANDiscriminator(num_classes=5, channels=3, image_size=32, width=8, conditioning="onehot")
+    first_conv = d.stem[0]
+    assert first_conv.in_channels == 3 + 5
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="image sizes"):
+        DCGANGenerator(image_size=48)
+    with pytest.raises(ValueError, match="conditioning"):
+        DCGANDiscriminator(conditioning="concat")
+    g = DCGANGenerator(latent_dim=8, num_classes=2, width=8)
+    with pytest.raises(ValueError, match="pass labels"):
+        g(torch.randn(2, 8))
+    with pytest.raises(ValueError, match=r"shape \(N, 8\)"):
+        g(torch.randn(2, 9), torch.zeros(2, dtype=torch.long))
+    d = DCGANDiscriminator(channels=1, image_size=28, width=8)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        d(torch.randn(2, 3, 28, 28))
