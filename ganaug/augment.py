@@ -302,40 +302,30 @@ class _Geometry:
         return mask.view(-1, 1, h * w)
 
     @functools.cached_property
-    def _offset(self) -> Tensor:
+    def _padded_offset(self) -> Tensor:
         # Beyond one image every pixel is masked: clamp so that one image of padding suffices.
         dy = self.shift[0].clamp(-self.height, self.height)
         dx = self.shift[1].clamp(-self.width, self.width)
-        return dy * self.width + dx
+        return dy * self.width + dx + self._reach
+
+    @property
+    def _reach(self) -> int:
+        return self.height * self.width + self.width
 
     def move(self, x: Tensor) -> Tensor:
         """Shift ``x`` (N, K, H*W) without masking: pixels whose source is outside hold garbage.
 
-        Sample n is the window of the flattened batch that starts ``offset[n]`` after the
-        sample's own start, so the shift is a copy of N rows (``index_select`` of overlapping
-        windows), not a gather of values. The first and last windows may run off the batch:
-        those two samples are redone from a zero-padded copy of themselves.
+        Each sample is one contiguous window of the zero-padded, flattened batch, so the shift
+        is a copy of N rows (``index_select`` of overlapping windows), not a gather of values.
         """
         n, length = x.shape[0], math.prod(x.shape[1:])
         if self.shift is None or n == 0:
             return x
-        x = x.contiguous()
-        starts = torch.arange(0, n * length, length, device=x.device) + self._offset
-        out = _windows(x, length).index_select(0, starts.clamp(0, (n - 1) * length))
-
-        # Redo the two end samples with a zero border.
-        ends = [0, n - 1]
-        reach = self.height * self.width + self.width
-        zeros = x.new_zeros(reach)
-        padded = torch.cat([zeros, x[ends].reshape(-1), zeros])
-        starts = torch.tensor([reach, reach + length], device=x.device) + self._offset[ends]
-        out[ends] = _windows(padded, length).index_select(0, starts)
-        return out.view(x.shape)
-
-
-def _windows(x: Tensor, length: int) -> Tensor:
-    """Every contiguous run of ``length`` values of contiguous ``x``, overlapping: a view."""
-    return x.as_strided((x.numel() - length + 1, length), (1, 1))
+        zeros = x.new_zeros(self._reach)
+        padded = torch.cat([zeros, x.reshape(-1), zeros])
+        windows = padded.as_strided((padded.numel() - length + 1, length), (1, 1))
+        starts = torch.arange(0, n * length, length, device=x.device) + self._padded_offset
+        return windows.index_select(0, starts).view(x.shape)
 
 
 @dataclasses.dataclass(frozen=True)

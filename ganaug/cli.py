@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def _square_size(shape: tuple[int, int, int]) -> int:
 
 def fit(args: list[str]) -> None:
     """Run ``ganaug fit`` with command-line ``args`` (after the word ``fit``)."""
+    # The EMA generator is in eval mode on purpose (it samples with running BN statistics).
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
     GANCLI(
         GANModule,
         ImageDataModule,

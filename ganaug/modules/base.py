@@ -91,7 +91,7 @@ class GANModule(L.LightningModule):
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
         seed: int = 0,  # seeds noise, augmentation and the fixed sample-grid noise
-        grid_size: int = 64,  # images in the fixed-noise sample grid (per class if conditional: rounded)
+        grid_size: int = 64,  # images in the fixed-noise grid; conditional: grid_size // num_classes per class
         sample_every_n_epochs: int = 1,  # write a sample grid every n epochs; 0 = never
         check_finite_every_n_steps: int = 1,  # stop on a non-finite loss, checked every n D steps; 0 = never
     ) -> None:

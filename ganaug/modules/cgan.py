@@ -18,7 +18,7 @@ from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 class ConditionalGAN(GANModule):
     """Class-conditional GAN: ``sample(n, labels)`` draws images of the given classes.
 
-    All training options are those of :class:`~ganaug.modules.base.GANModule`.
+    All training options are those of ``ganaug.modules.base.GANModule``.
     """
 
     def __init__(

@@ -13,7 +13,7 @@ from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 class GAN(GANModule):
     """Unconditional GAN: noise in, images out; class labels in the batches are ignored.
 
-    All training options are those of :class:`~ganaug.modules.base.GANModule`.
+    All training options are those of ``ganaug.modules.base.GANModule``.
     """
 
     def __init__(
