@@ -1,0 +1,290 @@
+"""``ImageDataModule``: a named dataset as class-balanced, seeded train / val / test loaders.
+
+Splits are cut per class from a seeded permutation, so the same ``seed`` gives the same few-shot
+subset on every machine and in every process. The training order and the random horizontal flip
+are a pure function of ``(seed, epoch)`` (:class:`EpochSeededRandomSampler`), which makes a resumed
+fit see exactly the batches of an uninterrupted one; under DDP Lightning shards that order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ganaug.data.datasets import DatasetInfo, LabelledImages, dataset_info, load_dataset
+
+__all__ = [
+    "EpochSeededRandomSampler",
+    "HorizontalFlipViews",
+    "ImageDataModule",
+    "class_balanced_split",
+]
+
+
+def class_balanced_split(
+    labels: Tensor,
+    sizes: Sequence[int | None],  # images per class in each part; None (last only) = the rest
+    *,
+    num_classes: int,
+    seed: int = 0,
+) -> list[Tensor]:
+    """Cut disjoint parts with exactly ``sizes[i]`` images of every class; sorted index tensors.
+
+    Each class's indices are permuted with ``seed`` and cut in order, so a smaller first part is
+    a subset of a larger one drawn with the same seed.
+    """
+    if any(size is None for size in sizes[:-1]):
+        raise ValueError("only the last part may take 'the rest' (None)")
+    generator = torch.Generator().manual_seed(seed)
+    parts: list[list[Tensor]] = [[] for _ in sizes]
+    needed = sum(size or 0 for size in sizes)
+    for label in range(num_classes):
+        members = torch.nonzero(labels == label).flatten()
+        if len(members) < needed:
+            raise ValueError(
+                f"class {label} has only {len(members)} images but {needed} are needed "
+                f"(parts of {', '.join(str(size) for size in sizes)} per class); ask for fewer"
+            )
+        members = members[torch.randperm(len(members), generator=generator)]
+        start = 0
+        for part, size in zip(parts, sizes):
+            stop = len(members) if size is None else start + size
+            part.append(members[start:stop])
+            start = stop
+    return [torch.cat(part).sort().values if part else torch.zeros(0, dtype=torch.long)
+            for part in parts]
+
+
+class HorizontalFlipViews(Dataset):
+    """Item ``i < N`` is image ``i``; item ``N + i`` is image ``i`` mirrored left-right.
+
+    A sampler that picks one view per image makes the flip reproducible (see
+    :class:`EpochSeededRandomSampler`'s ``num_views``).
+    """
+
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return 2 * len(self.data)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
+        count = len(self.data)  # type: ignore[arg-type]
+        image, *rest = self.data[index % count]
+        return (image.flip(-1) if index >= count else image, *rest)
+
+
+class EpochSeededRandomSampler(Sampler[int]):
+    """A random order of ``num_items`` that is a pure function of ``(seed, epoch)``.
+
+    With ``num_views > 1`` (a dataset holding ``num_views`` views of each item, view ``v`` of item
+    ``i`` at ``v * num_items + i``), each item is drawn once, in one uniformly chosen view.
+    The global RNG is never touched. Lightning calls ``set_epoch`` at every epoch and shards the
+    order across processes under DDP.
+    """
+
+    def __init__(self, num_items: int, *, seed: int = 0, num_views: int = 1) -> None:
+        if num_items < 0 or num_views < 1:
+            raise ValueError(f"need num_items >= 0 and num_views >= 1, got {num_items}, {num_views}")
+        self.num_items = num_items
+        self.seed = seed
+        self.num_views = num_views
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_items
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(self.num_items)
+        if self.num_views > 1:
+            order = order + self.num_items * rng.integers(0, self.num_views, self.num_items)
+        return iter(order.tolist())
+
+
+class ImageDataModule(L.LightningDataModule):
+    """A registered dataset as class-balanced, seeded, few-shot train / val / test loaders.
+
+    Batches are ``(images, labels)``: float32 (B, C, H, W) in [-1, 1] and int64 (B,).
+    Datasets with an official test split train on ``n_per_class`` images per class of the
+    training split (validation takes the next ``val_per_class``) and test on the official split.
+    Datasets without one (``mnist5k``, ``digits``, ``image_folder``) cut the single pool per class
+    into training, validation and test parts.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "mnist5k",  # a registered dataset name (ganaug.data.available_datasets())
+        root: str = "data",  # folder of the dataset files; for image_folder, the class folders
+        *,
+        image_size: int | None = None,  # resize to this square size; None = as stored
+        channels: int | None = None,  # 1 (luminance) or 3 (grey repeated); None = as stored
+        n_per_class: int | None = None,  # training images per class; None = all available
+        val_per_class: int = 0,  # validation images per class; 0 = no validation loader
+        test_per_class: int | None = None,  # test images per class; None = all (the rest)
+        batch_size: int = 64,  # per process under DDP
+        num_workers: int = 0,  # DataLoader worker processes
+        hflip: bool | None = None,  # mirror training images with p=1/2; None = dataset default
+        seed: int = 0,  # seeds the split, the training order and the flips
+        download: bool = False,  # let prepare_data fetch missing files
+        drop_last: bool = True,  # drop the last incomplete training batch
+    ) -> None:
+        super().__init__()
+        self.info: DatasetInfo = dataset_info(dataset, root)
+        self._validate(locals())
+        # No save_hyperparameters(): Lightning merges datamodule and model hparams into one
+        # logger record and refuses keys (channels, image_size) that differ in meaning.
+        self.dataset = dataset
+        self.root = root
+        self.image_size = image_size
+        self.channels = channels
+        self.n_per_class = n_per_class
+        self.val_per_class = val_per_class
+        self.test_per_class = test_per_class
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.hflip = self.info.hflip if hflip is None else hflip
+        self.seed = seed
+        self.download = download
+        self.drop_last = drop_last
+
+        self.train_dataset: LabelledImages | None = None
+        self.val_dataset: LabelledImages | None = None
+        self.test_dataset: LabelledImages | None = None
+        self.train_indices: Tensor | None = None  # into the training split (or the pool)
+        self.val_indices: Tensor | None = None  # into the training split (or the pool)
+        self.test_indices: Tensor | None = None  # into the test split (or the pool)
+
+    def _validate(self, options: dict) -> None:
+        for name, minimum in (("n_per_class", 1), ("test_per_class", 1)):
+            if options[name] is not None and options[name] < minimum:
+                raise ValueError(f"{name} must be >= {minimum} or None, got {options[name]}")
+        if options["channels"] not in (None, 1, 3):
+            raise ValueError(f"channels must be 1, 3 or None, got {options['channels']}")
+        if options["image_size"] is not None and options["image_size"] < 4:
+            raise ValueError(f"image_size must be >= 4 or None, got {options['image_size']}")
+        for name, minimum in (("val_per_class", 0), ("batch_size", 1), ("num_workers", 0), ("seed", 0)):
+            if options[name] < minimum:
+                raise ValueError(f"{name} must be >= {minimum}, got {options[name]}")
+        if not self.info.has_test_split and options["n_per_class"] is None \
+                and options["test_per_class"] is None:
+            raise ValueError(
+                f"dataset {options['dataset']!r} has no official test split, so its pool is cut "
+                "into train / val / test per class: set n_per_class or test_per_class, otherwise "
+                "no images are left for testing"
+            )
+
+    # facts known before setup
+
+    @property
+    def num_classes(self) -> int:
+        return self.info.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the batches."""
+        channels = self.channels or self.info.channels
+        size = (self.image_size, self.image_size) if self.image_size else self.info.image_size
+        return (channels, *size)
+
+    # loading and splitting
+
+    def prepare_data(self) -> None:
+        """Download missing files when ``download=True``; nothing otherwise."""
+        if not self.download:
+            return
+        splits = ("train", "test") if self.info.has_test_split else ("train",)
+        for split in splits:
+            load_dataset(self.dataset, self.root, split, download=True)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        pool = load_dataset(self.dataset, self.root, "train")
+        classes = self.num_classes
+        if self.info.has_test_split:
+            if self.n_per_class is None:
+                val, train = class_balanced_split(pool.labels, [self.val_per_class, None],
+                                                  num_classes=classes, seed=self.seed)
+            else:
+                train, val = class_balanced_split(pool.labels, [self.n_per_class, self.val_per_class],
+                                                  num_classes=classes, seed=self.seed)
+            test_pool = load_dataset(self.dataset, self.root, "test")
+            if self.test_per_class is None:
+                test = torch.arange(len(test_pool))
+            else:
+                (test,) = class_balanced_split(test_pool.labels, [self.test_per_class],
+                                               num_classes=classes, seed=self.seed)
+        else:
+            test_pool = pool
+            if self.n_per_class is None:
+                test, val, train = class_balanced_split(
+                    pool.labels, [self.test_per_class, self.val_per_class, None],
+                    num_classes=classes, seed=self.seed)
+            else:
+                train, val, test = class_balanced_split(
+                    pool.labels, [self.n_per_class, self.val_per_class, self.test_per_class],
+                    num_classes=classes, seed=self.seed)
+        self._check_sizes(train, test)
+        self.train_indices, self.val_indices, self.test_indices = train, val, test
+        self.train_dataset = self._convert(pool.subset(train))
+        self.val_dataset = self._convert(pool.subset(val))
+        self.test_dataset = self._convert(test_pool.subset(test))
+
+    def _check_sizes(self, train: Tensor, test: Tensor) -> None:
+        if len(train) == 0:
+            raise ValueError(f"the training split of {self.dataset!r} is empty; lower val_per_class "
+                             "or test_per_class")
+        if len(test) == 0:
+            raise ValueError(
+                f"the test split of {self.dataset!r} (what is left per class after n_per_class="
+                f"{self.n_per_class} + val_per_class={self.val_per_class}) is empty; lower them"
+            )
+        if self.drop_last and self.batch_size > len(train):
+            raise ValueError(
+                f"batch_size={self.batch_size} exceeds the {len(train)} training images, so "
+                "drop_last would leave no batch; lower batch_size or set drop_last=False"
+            )
+
+    def _convert(self, data: LabelledImages) -> LabelledImages:
+        if self.channels is not None:
+            data = data.with_channels(self.channels)
+        if self.image_size is not None:
+            data = data.resized(self.image_size)
+        return data
+
+    # loaders
+
+    def _require_setup(self) -> None:
+        if self.train_dataset is None:
+            raise RuntimeError("the datamodule has no data yet: call setup() first "
+                               "(the Trainer does it for you)")
+
+    def train_dataloader(self) -> DataLoader:
+        self._require_setup()
+        dataset: Dataset = self.train_dataset
+        views = 1
+        if self.hflip:
+            dataset, views = HorizontalFlipViews(self.train_dataset), 2
+        sampler = EpochSeededRandomSampler(len(self.train_dataset), seed=self.seed, num_views=views)
+        return self._loader(dataset, sampler=sampler, drop_last=self.drop_last)
+
+    def val_dataloader(self) -> DataLoader | list:
+        self._require_setup()
+        return self._loader(self.val_dataset) if len(self.val_dataset) else []
+
+    def test_dataloader(self) -> DataLoader:
+        self._require_setup()
+        return self._loader(self.test_dataset)
+
+    def _loader(self, dataset: Dataset, **kwargs) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, **kwargs)
