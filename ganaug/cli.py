@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import warnings
 from pathlib import Path
@@ -21,6 +20,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from ganaug.data import ImageDataModule
 from ganaug.modules import GANModule
+from ganaug.modules.loading import load_gan
 
 __all__ = ["GANCLI", "main", "generate", "load_gan"]
 
@@ -56,20 +56,6 @@ def fit(args: list[str]) -> None:
         args=["fit", *args],
         save_config_kwargs={"overwrite": True},
     )
-
-
-def load_gan(checkpoint: str | Path, map_location: str | torch.device = "cpu") -> GANModule:
-    """Load any ganaug GAN checkpoint, finding its class from the checkpoint itself."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    meta = state.get("ganaug") if isinstance(state, dict) else None
-    if meta is None:
-        raise ValueError(f"{path} is not a checkpoint written by a ganaug GAN module")
-    module_name, _, class_name = meta["class"].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls.load_from_checkpoint(path, map_location=map_location)
 
 
 def generate(

@@ -1,5 +1,8 @@
-"""Data: datasets by name and the datamodule that serves class-balanced few-shot splits."""
+"""Data: datasets by name, the datamodule of class-balanced few-shot splits, synthetic banks and
+the real/synthetic blend."""
 
+from ganaug.data.bank import generate_bank, load_bank, save_bank
+from ganaug.data.blend import BlendedImages, SyntheticBlendDataModule, blend_counts
 from ganaug.data.datamodule import (
     EpochSeededRandomSampler,
     HorizontalFlipViews,
@@ -17,6 +20,12 @@ from ganaug.data.datasets import (
 )
 
 __all__ = [
+    "BlendedImages",
+    "SyntheticBlendDataModule",
+    "blend_counts",
+    "generate_bank",
+    "load_bank",
+    "save_bank",
     "DatasetInfo",
     "DatasetNotFoundError",
     "EpochSeededRandomSampler",

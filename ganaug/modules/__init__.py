@@ -3,5 +3,6 @@
 from ganaug.modules.base import CheckpointMismatchError, GANModule
 from ganaug.modules.cgan import ConditionalGAN
 from ganaug.modules.gan import GAN
+from ganaug.modules.loading import load_gan
 
-__all__ = ["CheckpointMismatchError", "ConditionalGAN", "GAN", "GANModule"]
+__all__ = ["CheckpointMismatchError", "ConditionalGAN", "GAN", "GANModule", "load_gan"]

@@ -36,7 +36,7 @@ from ganaug.augment import DiffAugment
 from ganaug.images import check_images, image_grid, write_png
 from ganaug.losses import get_loss, gradient_penalty, r1_penalty
 
-__all__ = ["GANModule", "CheckpointMismatchError"]
+__all__ = ["CheckpointMismatchError", "GANModule", "latent_noise", "update_ema"]
 
 _CHECKPOINT_KEY = "ganaug"
 
@@ -49,6 +49,34 @@ def _step_seed(seed: int, rank: int, step: int) -> int:
     """A 63-bit seed that is a pure function of (seed, rank, step), well mixed."""
     state = np.random.SeedSequence([seed, rank, step]).generate_state(2, dtype=np.uint32)
     return (int(state[0]) << 31) ^ int(state[1])
+
+
+def latent_noise(
+    n: int,
+    dim: int,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    truncation: float | None = None,  # redraw entries with |z| > truncation; None = plain normal
+    temperature: float = 1.0,  # scale of the returned noise
+) -> Tensor:
+    """Standard normal noise (n, dim), optionally truncated and scaled.
+
+    Truncation redraws every entry outside ``[-truncation, truncation]`` until none is left,
+    which samples the normal distribution conditioned on ``|z| <= truncation`` exactly.
+    """
+    if truncation is not None and not truncation > 0:
+        raise ValueError(f"truncation must be > 0 or None, got {truncation}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ValueError(f"temperature must be a positive number, got {temperature}")
+    z = torch.randn(n, dim, generator=generator, device=device)
+    if truncation is not None:
+        outside = z.abs() > truncation
+        while bool(outside.any()):
+            redrawn = torch.randn(int(outside.sum()), generator=generator, device=z.device)
+            z[outside] = redrawn
+            outside = z.abs() > truncation
+    return z * temperature if temperature != 1.0 else z
 
 
 @torch.no_grad()
@@ -88,6 +116,7 @@ class GANModule(L.LightningModule):
         augment_policy: str = "color,translation,cutout",  # DiffAugment policy; "" = none
         gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
         r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
+        mode_seeking_weight: float = 0.0,  # MSGAN diversity term weight (Mao et al. 2019); 0 = off
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
         seed: int = 0,  # seeds noise, augmentation and the fixed sample-grid noise
@@ -140,7 +169,7 @@ class GANModule(L.LightningModule):
         for name in ("lr_g", "lr_d"):
             if not (options[name] > 0 and math.isfinite(options[name])):
                 raise ValueError(f"{name} must be a positive number, got {options[name]}")
-        for name in ("gp_weight", "r1_gamma", "ema_start", "sample_every_n_epochs",
+        for name in ("gp_weight", "r1_gamma", "mode_seeking_weight", "ema_start", "sample_every_n_epochs",
                      "check_finite_every_n_steps"):
             if options[name] < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
@@ -251,10 +280,30 @@ class GANModule(L.LightningModule):
         return losses
 
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
-        """The generator's losses; fake labels follow the real batch's class distribution."""
-        fake = self.generator(self.draw_noise(real.shape[0]), labels)
-        adversarial = self.adversarial_loss.generator(self.discriminate(fake, labels))
-        return {"adversarial": adversarial, "loss": adversarial}
+        """The generator's losses; fake labels follow the real batch's class distribution.
+
+        With ``mode_seeking_weight > 0`` each label gets two noise vectors, and G also minimises
+        ``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the mode-seeking term of MSGAN
+        (Mao et al. 2019, https://arxiv.org/abs/1903.05628), which penalises a generator that maps
+        different noise to the same image.
+        """
+        n = real.shape[0]
+        weight = self.hparams.mode_seeking_weight
+        if weight == 0:
+            fake = self.generator(self.draw_noise(n), labels)
+            adversarial = self.adversarial_loss.generator(self.discriminate(fake, labels))
+            return {"adversarial": adversarial, "loss": adversarial}
+
+        z1, z2 = self.draw_noise(n), self.draw_noise(n)
+        both_labels = torch.cat([labels, labels]) if labels is not None else None
+        fake = self.generator(torch.cat([z1, z2]), both_labels)
+        adversarial = self.adversarial_loss.generator(self.discriminate(fake, both_labels))
+        fake1, fake2 = fake.split(n)
+        image_distance = (fake1 - fake2).abs().mean()
+        noise_distance = (z1 - z2).abs().mean()
+        mode_seeking = 1.0 / (image_distance / noise_distance + 1e-5)
+        return {"adversarial": adversarial, "mode_seeking": mode_seeking,
+                "loss": adversarial + weight * mode_seeking}
 
     # sampling
 
@@ -266,6 +315,8 @@ class GANModule(L.LightningModule):
         generator: torch.Generator | None = None,
         *,
         batch_size: int = 256,
+        truncation: float | None = None,
+        temperature: float = 1.0,
     ) -> Tensor:
         """``n`` images in [-1, 1] from the EMA generator, on this module's device.
 
@@ -275,6 +326,9 @@ class GANModule(L.LightningModule):
                 uniformly at random. Must be None for unconditional models.
             generator: RNG for the noise (and random labels); None uses the global RNG.
             batch_size: images generated per forward pass.
+            truncation: redraw noise entries with ``|z| > truncation`` (the truncation trick of
+                Brock et al. 2019: more typical, less diverse images); None = no truncation.
+            temperature: scale of the noise (< 1 more typical, > 1 more diverse images).
         """
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
@@ -283,8 +337,9 @@ class GANModule(L.LightningModule):
         images = []
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            z = torch.randn(stop - start, self.hparams.latent_dim, generator=generator,
-                            device=noise_device).to(self.device)
+            z = latent_noise(stop - start, self.hparams.latent_dim, generator=generator,
+                             device=noise_device, truncation=truncation,
+                             temperature=temperature).to(self.device)
             y = labels[start:stop] if labels is not None else None
             images.append(self.generator_ema(z, y))
         if not images:
@@ -299,18 +354,22 @@ class GANModule(L.LightningModule):
         generator: torch.Generator | None = None,
         *,
         batch_size: int = 256,
+        truncation: float | None = None,
+        temperature: float = 1.0,
     ) -> tuple[Tensor, Tensor | None]:
         """A class-balanced bank: ``n_per_class`` images of every class, on the CPU.
 
         Returns ``(images, labels)`` sorted by class; unconditional models return
-        ``n_per_class`` images and ``None`` labels.
+        ``n_per_class`` images and ``None`` labels. ``truncation`` and ``temperature`` are
+        those of :meth:`sample`.
         """
         if n_per_class < 0:
             raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
+        options = dict(batch_size=batch_size, truncation=truncation, temperature=temperature)
         if not self.conditional:
-            return self.sample(n_per_class, None, generator, batch_size=batch_size).cpu(), None
+            return self.sample(n_per_class, None, generator, **options).cpu(), None
         labels = torch.arange(self.num_classes).repeat_interleave(n_per_class)
-        images = self.sample(len(labels), labels, generator, batch_size=batch_size)
+        images = self.sample(len(labels), labels, generator, **options)
         return images.cpu(), labels
 
     def _sample_labels(self, n: int, labels: Tensor | Sequence[int] | None,

@@ -1,0 +1,264 @@
+"""``SyntheticBlendDataModule``: real training images blended with synthetic ones, per class.
+
+Two modes, both per class ``c`` with ``N_c`` real training images and ``k_c = floor(r * N_c + 0.5)``
+(``r * N_c`` rounded half up):
+
+- ``replace``: ``k_c`` of the real images of class ``c`` are swapped for ``k_c`` synthetic ones, so
+  the set keeps its size and class balance (``0 <= r <= 1``);
+- ``augment``: ``k_c`` synthetic images of class ``c`` are added (``r >= 0``; 1 doubles the set).
+
+Which real images leave and which synthetic images enter are drawn from ``seed``. Validation and
+test loaders are the real datamodule's, untouched. Each training item is ``(image, label,
+is_synthetic)`` so that a classifier can report accuracy on real and synthetic samples apart.
+Under DDP every process takes a disjoint share of one seeded order (no padding duplicates).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from ganaug.data.bank import bank_key, generate_bank, load_bank, save_bank
+from ganaug.data.datamodule import EpochSeededRandomSampler, HorizontalFlipViews, ImageDataModule
+from ganaug.data.datasets import LabelledImages
+from ganaug.diversity import DiversityControl
+
+__all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModule", "blend_counts"]
+
+Mode = Literal["replace", "augment"]
+
+
+def blend_counts(class_counts: Tensor, ratio: float, mode: Mode) -> Tensor:
+    """Synthetic images per class, ``floor(ratio * N_c + 0.5)``, after checking the ratio."""
+    if mode not in ("replace", "augment"):
+        raise ValueError(f"mode must be 'replace' or 'augment', got {mode!r}")
+    if not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 0:
+        raise ValueError(f"ratio must be a finite number >= 0, got {ratio}")
+    if mode == "replace" and ratio > 1:
+        raise ValueError(
+            f"ratio must be <= 1 in replace mode (the fraction of real images replaced), got "
+            f"{ratio}; use mode='augment' to add more synthetic images than there are real ones"
+        )
+    return torch.floor(class_counts.double() * ratio + 0.5).long()
+
+
+class BlendedImages(LabelledImages):
+    """``LabelledImages`` whose items also say whether the image is synthetic."""
+
+    def __init__(self, images: Tensor, labels: Tensor, synthetic: Tensor, **kwargs) -> None:
+        super().__init__(images, labels, **kwargs)
+        if synthetic.shape != self.labels.shape or synthetic.dtype != torch.bool:
+            raise ValueError("synthetic must be a bool tensor with one flag per image")
+        self.synthetic = synthetic
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, Tensor]:
+        image, label = super().__getitem__(index)
+        return image, label, self.synthetic[index]
+
+
+class ShardedEpochSeededSampler(DistributedSampler):
+    """Process ``rank`` of ``num_replicas`` takes every ``num_replicas``-th item of one
+    ``(seed, epoch)`` order; the remainder that does not divide evenly is dropped, so no item
+    is seen twice in an epoch (DistributedSampler pads with duplicates instead)."""
+
+    def __init__(self, num_items: int, *, num_replicas: int, rank: int, seed: int = 0,
+                 num_views: int = 1) -> None:
+        super().__init__(range(num_items), num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.order = EpochSeededRandomSampler(num_items, seed=seed, num_views=num_views)
+        self.num_samples = num_items // num_replicas
+        self.total_size = self.num_samples * num_replicas
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.order.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        order = list(self.order)[: self.total_size]
+        return iter(order[self.rank :: self.num_replicas])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+
+class SyntheticBlendDataModule(L.LightningDataModule):
+    """A real :class:`ImageDataModule` whose training split is blended with synthetic images.
+
+    ``synthetic`` is a bank file (``.pt``), a GAN checkpoint (``.ckpt``, drawn into a bank and
+    cached in ``cache_dir`` under a key of the checkpoint's bytes, the counts, seed and
+    diversity control), a trained conditional GAN module, or a ``LabelledImages`` bank.
+    """
+
+    def __init__(
+        self,
+        real: ImageDataModule,
+        synthetic: str | Path | LabelledImages | nn.Module | None = None,
+        *,
+        mode: Mode = "augment",  # "replace" real images or "augment" the real set
+        ratio: float = 0.0,  # r: replace r*N_c or add r*N_c synthetic images per class
+        seed: int = 0,  # which real images leave, which synthetic ones enter, the order
+        diversity: DiversityControl | None = None,  # how a bank is drawn from a generator
+        referee: nn.Module | None = None,  # real-data classifier for the diversity filters
+        cache_dir: str | None = None,  # where banks drawn from checkpoints are kept
+        batch_size: int | None = None,  # None = the real datamodule's
+    ) -> None:
+        super().__init__()
+        blend_counts(torch.zeros(1), ratio, mode)  # validate early
+        if ratio > 0 and synthetic is None:
+            raise ValueError(f"ratio={ratio} needs a synthetic source (a bank, a checkpoint or a model)")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.real = real
+        self.synthetic = synthetic
+        self.mode = mode
+        self.ratio = float(ratio)
+        self.seed = seed
+        self.diversity = diversity or DiversityControl()
+        self.referee = referee
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.batch_size = batch_size or real.batch_size
+        self.train_dataset: BlendedImages | None = None
+        self.synthetic_counts: Tensor | None = None  # per class, after setup
+
+    @property
+    def num_classes(self) -> int:
+        return self.real.num_classes
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.real.image_shape
+
+    # building the blend
+
+    def prepare_data(self) -> None:
+        self.real.prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is not None:
+            return
+        self.real.setup(stage)
+        real = self.real.train_dataset
+        counts = blend_counts(real.class_counts(), self.ratio, self.mode)
+        rng = torch.Generator().manual_seed(self.seed)
+
+        # real images that stay: all of them, or all but k_c per class in replace mode
+        keep = torch.ones(len(real), dtype=torch.bool)
+        if self.mode == "replace":
+            for label, k in enumerate(counts.tolist()):
+                members = torch.nonzero(real.labels == label).flatten()
+                keep[members[torch.randperm(len(members), generator=rng)[:k]]] = False
+
+        # synthetic images that enter: k_c per class, drawn from the bank
+        chosen = self._choose_synthetic(counts, rng) if int(counts.sum()) else None
+        images, labels = [real.images[keep]], [real.labels[keep]]
+        flags = [torch.zeros(int(keep.sum()), dtype=torch.bool)]
+        if chosen is not None:
+            images.append(chosen.images)
+            labels.append(chosen.labels)
+            flags.append(torch.ones(len(chosen), dtype=torch.bool))
+        self.synthetic_counts = counts
+        self.train_dataset = BlendedImages(torch.cat(images), torch.cat(labels), torch.cat(flags),
+                                           num_classes=real.num_classes, class_names=real.class_names)
+
+    def _choose_synthetic(self, counts: Tensor, rng: torch.Generator) -> LabelledImages:
+        bank = self._bank(counts)
+        self._check_bank(bank, counts)
+        picked = []
+        for label, k in enumerate(counts.tolist()):
+            members = torch.nonzero(bank.labels == label).flatten()
+            picked.append(members[torch.randperm(len(members), generator=rng)[:k]])
+        return bank.subset(torch.cat(picked))
+
+    def _bank(self, counts: Tensor) -> LabelledImages:
+        source = self.synthetic
+        if isinstance(source, LabelledImages):
+            return source
+        if isinstance(source, (str, Path)) and Path(source).suffix == ".pt":
+            return load_bank(source)
+        if isinstance(source, (str, Path)):
+            return self._bank_from_checkpoint(Path(source), counts)
+        if isinstance(source, nn.Module):
+            return generate_bank(source, counts.tolist(), control=self.diversity,
+                                 referee=self.referee, seed=self.seed, progress=False)
+        raise ValueError(f"cannot use {type(source).__name__} as a synthetic source; pass a bank "
+                         "(.pt), a checkpoint (.ckpt), a GAN module or LabelledImages")
+
+    def _bank_from_checkpoint(self, checkpoint: Path, counts: Tensor) -> LabelledImages:
+        from ganaug.modules.loading import load_gan  # data does not import modules at load time
+
+        cached = None
+        if self.cache_dir is not None:
+            key = bank_key(checkpoint, int(counts.max()), self.seed, self.diversity,
+                           extra={"referee": self.referee is not None})
+            cached = self.cache_dir / f"bank-{key}.pt"
+            if cached.is_file():
+                return load_bank(cached)
+        model = load_gan(checkpoint)
+        self._check_model(model)
+        bank = generate_bank(model, counts.tolist(), control=self.diversity, referee=self.referee,
+                             seed=self.seed, progress=False)
+        if cached is not None:
+            save_bank(bank, cached, meta={"checkpoint": str(checkpoint), "seed": self.seed})
+        return bank
+
+    def _check_model(self, model: nn.Module) -> None:
+        hp = getattr(model, "hparams", {})
+        shape = (hp.get("channels"), hp.get("image_size"), hp.get("image_size"))
+        if shape != tuple(self.image_shape) or hp.get("num_classes") != self.num_classes:
+            raise ValueError(
+                f"the synthetic source makes {hp.get('num_classes')} classes of shape {shape}, "
+                f"the real data has {self.num_classes} classes of shape {self.image_shape}; "
+                "train the GAN on this datamodule's data (same image_size and channels)"
+            )
+
+    def _check_bank(self, bank: LabelledImages, counts: Tensor) -> None:
+        if bank.image_shape != tuple(self.image_shape):
+            raise ValueError(
+                f"synthetic images are {bank.image_shape} but real images are {self.image_shape}; "
+                "draw the bank from a GAN trained at the real data's image_size and channels"
+            )
+        if bank.num_classes != self.num_classes:
+            raise ValueError(f"the synthetic bank has {bank.num_classes} classes, the real data "
+                             f"{self.num_classes}; they must match")
+        have = bank.class_counts()
+        short = [f"class {c}: {int(have[c])} < {int(counts[c])}"
+                 for c in range(self.num_classes) if have[c] < counts[c]]
+        if short:
+            raise ValueError(
+                "the synthetic bank holds too few images (" + ", ".join(short) + "); generate "
+                "more (ganaug generate --n-per-class N) or lower the ratio"
+            )
+
+    # loaders
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train_dataset is None:
+            raise RuntimeError("the datamodule has no data yet: call setup() first")
+        dataset: Dataset = self.train_dataset
+        views = 1
+        if self.real.hflip:
+            dataset, views = HorizontalFlipViews(self.train_dataset), 2
+        sampler = self._sampler(len(self.train_dataset), views)
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                          num_workers=self.real.num_workers, drop_last=self.real.drop_last,
+                          persistent_workers=self.real.num_workers > 0)
+
+    def _sampler(self, num_items: int, views: int) -> Sampler:
+        trainer = self.trainer
+        world = getattr(trainer, "world_size", 1) if trainer is not None else 1
+        if world > 1:
+            return ShardedEpochSeededSampler(num_items, num_replicas=world,
+                                             rank=trainer.global_rank, seed=self.seed, num_views=views)
+        return EpochSeededRandomSampler(num_items, seed=self.seed, num_views=views)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self.real.val_dataloader()
+
+    def test_dataloader(self) -> DataLoader:
+        return self.real.test_dataloader()

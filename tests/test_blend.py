@@ -1,0 +1,267 @@
+"""SyntheticBlendDataModule and banks: exact per-class counts, balance, determinism, sources, DDP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+import torch
+
+from ganaug.data import (
+    ImageDataModule,
+    LabelledImages,
+    SyntheticBlendDataModule,
+    blend_counts,
+    generate_bank,
+    load_bank,
+    save_bank,
+)
+from ganaug.data.blend import ShardedEpochSeededSampler
+from ganaug.modules import ConditionalGAN
+
+NUM_CLASSES = 10
+
+
+def real_data(n_per_class: int = 10, seed: int = 0, **kwargs) -> ImageDataModule:
+    return ImageDataModule("digits", n_per_class=n_per_class, test_per_class=5, batch_size=10,
+                           seed=seed, **kwargs)
+
+
+def marked_bank(per_class: int = 30, shape=(1, 8, 8)) -> LabelledImages:
+    """Synthetic images whose first pixel is 200 + the class and whose last pixel numbers them
+    (real digits never hold 200+ in the top-left corner)."""
+    labels = torch.arange(NUM_CLASSES).repeat_interleave(per_class)
+    images = torch.zeros(len(labels), *shape, dtype=torch.uint8)
+    images.view(len(labels), -1)[:, 0] = 200 + labels.to(torch.uint8)
+    images.view(len(labels), -1)[:, -1] = torch.arange(len(labels)) % 256
+    return LabelledImages(images, labels, num_classes=NUM_CLASSES)
+
+
+def half_up(ratio: float, count: int) -> int:
+    return int((Decimal(repr(ratio)) * count).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# ---------------------------------------------------------------------------------------------
+# counts
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.2, 0.25, 0.4, 0.5, 0.6, 0.8, 1.0])
+@pytest.mark.parametrize("count", [1, 7, 10, 50])
+def test_counts_are_ratio_times_class_size_rounded_half_up(ratio, count):
+    counts = blend_counts(torch.tensor([count, 2 * count]), ratio, "replace")
+    assert counts.tolist() == [half_up(ratio, count), half_up(ratio, 2 * count)]
+
+
+@pytest.mark.parametrize(
+    ("ratio", "mode", "message"),
+    [
+        (-0.1, "augment", "finite number >= 0"),
+        (float("nan"), "augment", "finite number >= 0"),
+        (float("inf"), "augment", "finite number >= 0"),
+        (1.2, "replace", "must be <= 1 in replace mode"),
+        (0.5, "mix", "mode must be 'replace' or 'augment'"),
+    ],
+)
+def test_bad_ratios_and_modes_are_refused(ratio, mode, message):
+    with pytest.raises(ValueError, match=message):
+        blend_counts(torch.tensor([10]), ratio, mode)
+    with pytest.raises(ValueError, match=message):
+        SyntheticBlendDataModule(real_data(), marked_bank(), mode=mode, ratio=ratio)
+
+
+def test_a_ratio_without_a_source_is_refused():
+    with pytest.raises(ValueError, match="needs a synthetic source"):
+        SyntheticBlendDataModule(real_data(), None, ratio=0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# the blended training set
+
+
+def is_marked(images: torch.Tensor) -> torch.Tensor:
+    return images.flatten(1)[:, 0] >= 200
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.2, 0.5, 1.0])
+def test_replace_keeps_size_and_balance_and_swaps_exact_counts(ratio):
+    blend = SyntheticBlendDataModule(real_data(), marked_bank(), mode="replace", ratio=ratio)
+    blend.setup()
+    train = blend.train_dataset
+    k = half_up(ratio, 10)
+    assert train.class_counts().tolist() == [10] * NUM_CLASSES
+    assert torch.bincount(train.labels[train.synthetic], minlength=10).tolist() == [k] * 10
+    assert torch.equal(is_marked(train.images), train.synthetic)
+    # synthetic images carry their own class; real ones come from the real training split
+    marked_class = train.images.flatten(1)[train.synthetic, 0].long() - 200
+    assert torch.equal(marked_class, train.labels[train.synthetic])
+    real_keys = {image.numpy().tobytes() for image in blend.real.train_dataset.images}
+    assert all(image.numpy().tobytes() in real_keys for image in train.images[~train.synthetic])
+
+
+@pytest.mark.parametrize("ratio", [0.2, 1.0, 2.5])
+def test_augment_adds_exact_counts_and_keeps_every_real_image(ratio):
+    blend = SyntheticBlendDataModule(real_data(), marked_bank(), mode="augment", ratio=ratio)
+    blend.setup()
+    train = blend.train_dataset
+    k = half_up(ratio, 10)
+    assert train.class_counts().tolist() == [10 + k] * NUM_CLASSES
+    assert int((~train.synthetic).sum()) == len(blend.real.train_dataset)
+    assert torch.equal(train.images[~train.synthetic], blend.real.train_dataset.images)
+
+
+def test_unequal_classes_get_their_own_counts():
+    real = real_data(n_per_class=13)
+    real.setup()
+    kept = torch.cat([torch.nonzero(real.train_dataset.labels == c).flatten()[: 4 + c]
+                      for c in range(NUM_CLASSES)])
+    real.train_dataset = real.train_dataset.subset(kept)  # 4, 5, ..., 13 images per class
+    blend = SyntheticBlendDataModule(real, marked_bank(), mode="replace", ratio=0.5)
+    blend.setup()
+    expected = [half_up(0.5, 4 + c) for c in range(NUM_CLASSES)]
+    assert blend.synthetic_counts.tolist() == expected
+    train = blend.train_dataset
+    assert torch.bincount(train.labels[train.synthetic], minlength=10).tolist() == expected
+    assert train.class_counts().tolist() == [4 + c for c in range(NUM_CLASSES)]
+
+
+def test_items_say_whether_they_are_synthetic_and_test_data_stays_real():
+    blend = SyntheticBlendDataModule(real_data(), marked_bank(), mode="augment", ratio=1.0)
+    blend.setup()
+    images, labels, synthetic = next(iter(blend.train_dataloader()))
+    assert images.shape == (10, 1, 8, 8) and synthetic.dtype == torch.bool
+    assert torch.equal(synthetic, is_marked(((images + 1) * 127.5).round()))
+    test_images, _ = next(iter(blend.test_dataloader()))
+    assert not bool(is_marked(((test_images + 1) * 127.5).round()).any())
+    assert blend.test_dataloader().dataset is blend.real.test_dataset
+
+
+def test_same_seed_same_blend_other_seed_other_blend():
+    def train(seed):
+        blend = SyntheticBlendDataModule(real_data(), marked_bank(), mode="replace", ratio=0.5,
+                                         seed=seed)
+        blend.setup()
+        return blend.train_dataset.images
+
+    assert torch.equal(train(3), train(3))
+    assert not torch.equal(train(3), train(4))
+
+
+# ---------------------------------------------------------------------------------------------
+# sources and their errors
+
+
+def test_bank_files_round_trip_and_float_banks_are_quantised(tmp_path):
+    bank = marked_bank(per_class=3)
+    path = save_bank(bank, tmp_path / "bank.pt", meta={"note": "test"})
+    again = load_bank(path)
+    assert torch.equal(again.images, bank.images) and torch.equal(again.labels, bank.labels)
+
+    float_path = tmp_path / "float.pt"
+    torch.save({"images": bank.images.float() / 127.5 - 1, "labels": bank.labels}, float_path)
+    assert torch.equal(load_bank(float_path).images, bank.images)
+
+    torch.save({"images": bank.images.float() / 127.5 - 1, "labels": None}, tmp_path / "u.pt")
+    with pytest.raises(ValueError, match="not a labelled bank"):
+        load_bank(tmp_path / "u.pt")
+    with pytest.raises(FileNotFoundError, match="no synthetic bank"):
+        load_bank(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    ("bank", "message"),
+    [
+        (marked_bank(shape=(3, 8, 8)), r"synthetic images are \(3, 8, 8\) but real images are"),
+        (marked_bank(per_class=2), "too few images .*class 0: 2 < 5"),
+        (LabelledImages(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), torch.arange(4)),
+         "4 classes, the real data 10"),
+    ],
+)
+def test_mismatched_banks_are_refused(bank, message):
+    blend = SyntheticBlendDataModule(real_data(), bank, mode="replace", ratio=0.5)
+    with pytest.raises(ValueError, match=message):
+        blend.setup()
+
+
+TINY_GAN = dict(latent_dim=8, g_width=4, d_width=4, grid_size=10)
+
+
+def tiny_checkpoint(tmp_path: Path, trainer_factory, **shape) -> Path:
+    shape = {"channels": 1, "image_size": 28} | shape
+    model = ConditionalGAN(num_classes=NUM_CLASSES, **TINY_GAN, **shape)
+    data = ImageDataModule("digits", image_size=28, n_per_class=4, test_per_class=2, batch_size=8)
+    trainer = trainer_factory(max_steps=2)
+    trainer.fit(model, data)
+    path = tmp_path / "gan.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+def test_checkpoint_sources_are_drawn_once_and_cached(tmp_path, trainer_factory):
+    checkpoint = tiny_checkpoint(tmp_path, trainer_factory)
+    real = lambda: ImageDataModule("digits", image_size=28, n_per_class=6, test_per_class=2,  # noqa: E731
+                                   batch_size=6)
+    first = SyntheticBlendDataModule(real(), str(checkpoint), ratio=0.5, cache_dir=str(tmp_path / "c"))
+    first.setup()
+    cached = list((tmp_path / "c").glob("bank-*.pt"))
+    assert len(cached) == 1
+    assert torch.bincount(first.train_dataset.labels[first.train_dataset.synthetic]).tolist() == [3] * 10
+
+    # prove the second setup reads the cache, not the checkpoint: put a marked bank there
+    save_bank(marked_bank(per_class=3, shape=(1, 28, 28)), cached[0])
+    second = SyntheticBlendDataModule(real(), str(checkpoint), ratio=0.5, cache_dir=str(tmp_path / "c"))
+    second.setup()
+    train = second.train_dataset
+    assert torch.equal(is_marked(train.images), train.synthetic)
+
+
+def test_a_checkpoint_of_another_shape_is_refused(tmp_path, trainer_factory):
+    checkpoint = tiny_checkpoint(tmp_path, trainer_factory, channels=1, image_size=28)
+    real = ImageDataModule("digits", image_size=32, n_per_class=6, test_per_class=2, batch_size=6)
+    blend = SyntheticBlendDataModule(real, str(checkpoint), ratio=0.5)
+    with pytest.raises(ValueError, match=r"shape \(1, 28, 28\).*shape \(1, 32, 32\)"):
+        blend.setup()
+
+
+def test_generate_bank_is_class_balanced_uint8_and_seeded():
+    model = ConditionalGAN(num_classes=3, channels=1, image_size=28, **TINY_GAN)
+    bank = generate_bank(model, 4, seed=1, progress=False)
+    assert bank.images.dtype == torch.uint8 and bank.class_counts().tolist() == [4, 4, 4]
+    again = generate_bank(model, [4, 4, 4], seed=1, progress=False)
+    assert torch.equal(bank.images, again.images)
+    other = generate_bank(model, 4, seed=2, progress=False)
+    assert not torch.equal(bank.images, other.images)
+    with pytest.raises(ValueError, match="unconditional"):
+        from ganaug.modules import GAN
+        generate_bank(GAN(channels=1, image_size=28, **TINY_GAN), 2, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# processes
+
+
+@pytest.mark.parametrize("num_items", [20, 23])
+def test_sharded_sampler_splits_one_order_without_duplicates(num_items):
+    shards = [ShardedEpochSeededSampler(num_items, num_replicas=2, rank=r, seed=5) for r in (0, 1)]
+    for shard in shards:
+        shard.set_epoch(3)
+    seen = [list(shard) for shard in shards]
+    assert len(seen[0]) == len(seen[1]) == num_items // 2
+    assert not set(seen[0]) & set(seen[1])
+    assert set(seen[0]) | set(seen[1]) <= set(range(num_items))
+
+
+@pytest.mark.slow
+def test_two_processes_see_disjoint_shares_of_the_blend(tmp_path):
+    script = Path(__file__).parent / "ddp" / "blend_ranks.py"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, env=env, timeout=300)
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    keys = [set(map(tuple, rank["rows"])) for rank in ranks]
+    assert not keys[0] & keys[1]
+    assert len(keys[0]) == len(keys[1]) == ranks[0]["per_rank"]
+    synthetic = sum(row[1] for rank in ranks for row in rank["rows"])
+    assert 0 < synthetic < len(keys[0]) + len(keys[1])
