@@ -120,14 +120,21 @@ def _generate_main(argv: list[str]) -> None:
     print(f"wrote {out}" + (f" and {a.grid}" if a.grid else ""))
 
 
-COMMANDS = {"fit": fit, "generate": _generate_main}
+def _study_main(argv: list[str]) -> None:
+    from ganaug.study import study_main
+
+    study_main(argv)
+
+
+COMMANDS = {"fit": fit, "generate": _generate_main, "study": _study_main}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ganaug`` console script."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
-        print("usage: ganaug {fit,generate} [-h] ...\n\n"
+        print("usage: ganaug {study,fit,generate} [-h] ...\n\n"
+              "  study     does GAN data help a classifier? paired real / classic / GAN / GAN + classic runs\n"
               "  fit       train a GAN (LightningCLI; try `ganaug fit --config configs/cgan_mnist5k.yaml`)\n"
               "  generate  write n images per class from a checkpoint", file=sys.stderr)
         raise SystemExit(0 if argv and argv[0] in ("-h", "--help") else 2)

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
@@ -35,6 +34,7 @@ from torch import Tensor, nn
 from ganaug.augment import DiffAugment
 from ganaug.images import check_images, image_grid, write_png
 from ganaug.losses import get_loss, gradient_penalty, r1_penalty
+from ganaug.seeding import step_seed
 
 __all__ = ["CheckpointMismatchError", "GANModule", "latent_noise", "update_ema"]
 
@@ -43,12 +43,6 @@ _CHECKPOINT_KEY = "ganaug"
 
 class CheckpointMismatchError(ValueError):
     """A checkpoint was made for another architecture (shape, classes, latent size)."""
-
-
-def _step_seed(seed: int, rank: int, step: int) -> int:
-    """A 63-bit seed that is a pure function of (seed, rank, step), well mixed."""
-    state = np.random.SeedSequence([seed, rank, step]).generate_state(2, dtype=np.uint32)
-    return (int(state[0]) << 31) ^ int(state[1])
 
 
 def latent_noise(
@@ -481,7 +475,7 @@ class GANModule(L.LightningModule):
     def _seed_step_rng(self) -> None:
         if self._rng is None or self._rng.device != self.device:
             self._rng = torch.Generator(device=self.device)
-        self._rng.manual_seed(_step_seed(self.hparams.seed, self.global_rank, self.d_steps_done))
+        self._rng.manual_seed(step_seed(self.hparams.seed, self.global_rank, self.d_steps_done))
 
     def _optimize(self, optimizer: Any, losses: dict[str, Tensor], network: str) -> None:
         loss = losses["loss"]

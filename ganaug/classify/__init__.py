@@ -1,0 +1,34 @@
+"""Downstream classifiers and their training: the networks of the replacement / augmentation
+study (small CNN, CIFAR ResNets, DenseNet-40, DIANet), classic per-sample augmentation and
+``ClassifierModule`` with per-class and real / synthetic accuracies."""
+
+from ganaug.classify.accuracy import GroupAccuracy
+from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment, ClassicParameters
+from ganaug.classify.densenet import DenseNet, densenet40
+from ganaug.classify.dianet import DIANet, DIAUnit, dianet56
+from ganaug.classify.module import ClassifierModule
+from ganaug.classify.protocols import PAPER_PROTOCOLS, TrainingProtocol
+from ganaug.classify.registry import CLASSIFIERS, build_classifier
+from ganaug.classify.resnet import ResNet, resnet20, resnet56
+from ganaug.classify.small_cnn import SmallCNN
+
+__all__ = [
+    "CLASSIC_POLICIES",
+    "CLASSIFIERS",
+    "ClassicAugment",
+    "ClassicParameters",
+    "ClassifierModule",
+    "DenseNet",
+    "DIANet",
+    "DIAUnit",
+    "GroupAccuracy",
+    "PAPER_PROTOCOLS",
+    "ResNet",
+    "SmallCNN",
+    "TrainingProtocol",
+    "build_classifier",
+    "densenet40",
+    "dianet56",
+    "resnet20",
+    "resnet56",
+]

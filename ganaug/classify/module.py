@@ -1,0 +1,271 @@
+"""``ClassifierModule``: trains and evaluates a downstream classifier on real and synthetic data.
+
+It is the *method* (loss, optimiser, step schedule, classic augmentation, metrics); the network
+is a plain module from ``ganaug.classify.CLASSIFIERS`` (or whatever ``build_network`` returns in
+a subclass).
+
+Batches are ``(images, labels)`` or ``(images, labels, is_synthetic)`` with images float
+(B, C, H, W) in [-1, 1], labels int64 (B,) and ``is_synthetic`` bool (B,).
+
+Logged metrics and their units:
+
+- ``train_loss`` (per step and epoch), ``train_acc`` and, when batches carry the synthetic flag,
+  ``train_acc_real`` / ``train_acc_synthetic`` (epoch; accuracies are fractions in [0, 1], of
+  the augmented training samples);
+- ``val_loss``, ``val_acc``, ``val_error``, ``val_acc_class{c}`` and the same with ``test_``:
+  ``*_acc`` are fractions in [0, 1], ``*_error`` are percentages, ``100 · (1 - acc)``, the unit
+  of the published tables.
+
+Counts are summed across processes by torchmetrics, so the numbers are those of the whole
+evaluation set under DDP, provided every sample is seen once: Lightning's DistributedSampler pads
+the last batch with repeated samples when the set size is not a multiple of the process count.
+
+Learning-rate milestones are fractions of ``trainer.estimated_stepping_batches``; the rate is
+divided by ``lr_gamma`` at each. Randomness: the network is initialised from ``seed`` alone
+(independent of the global RNG), and the classic augmentation of step ``k`` on rank ``r`` is drawn
+from a generator seeded by ``(seed, r, k)``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ganaug.classify.accuracy import GroupAccuracy
+from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment
+from ganaug.classify.protocols import PAPER_PROTOCOLS
+from ganaug.classify.registry import CLASSIFIERS, build_classifier
+from ganaug.seeding import step_seed
+
+__all__ = ["ClassifierModule"]
+
+_OPTIMIZERS = ("sgd", "adam")
+
+
+_AUGMENT_STREAM = 0xC1A55  # keeps the classifier's draws apart from a GAN's with the same seed
+
+
+class ClassifierModule(L.LightningModule):
+    """Supervised training of a classifier with per-class and real / synthetic accuracies."""
+
+    def __init__(
+        self,
+        *,
+        architecture: str = "small_cnn",  # a key of ganaug.classify.CLASSIFIERS
+        num_classes: int = 10,  # output classes
+        channels: int = 1,  # image channels
+        image_size: int = 28,  # image height = width
+        optimizer: str = "sgd",  # "sgd" or "adam"
+        lr: float = 0.1,  # initial learning rate (use about 1e-3 with adam)
+        momentum: float = 0.9,  # SGD momentum
+        nesterov: bool = True,  # Nesterov momentum for SGD
+        weight_decay: float = 1e-4,  # L2 penalty on all parameters
+        lr_milestones: tuple[float, ...] = (0.5, 0.75),  # fractions of all steps; () = constant
+        lr_gamma: float = 10.0,  # divide the learning rate by this at each milestone
+        classic_augment: str = "none",  # a key of CLASSIC_POLICIES, applied in training only
+        seed: int = 0,  # network initialisation and augmentation draws
+    ) -> None:
+        super().__init__()
+        self._validate(locals())
+        self.save_hyperparameters()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.network = self.build_network()
+        self.augment = ClassicAugment(classic_augment)
+        self.train_accuracy = GroupAccuracy(2)  # group 0 = real, 1 = synthetic
+        self.val_accuracy = GroupAccuracy(num_classes)
+        self.test_accuracy = GroupAccuracy(num_classes)
+        self._saw_synthetic_flag = False
+        self._results: dict[str, dict[str, float]] = {}
+
+    @staticmethod
+    def _validate(options: dict[str, Any]) -> None:
+        if options["architecture"] not in CLASSIFIERS:
+            raise ValueError(f"unknown architecture {options['architecture']!r}; choose one of "
+                             f"{sorted(CLASSIFIERS)}")
+        if options["optimizer"] not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, "
+                             f"got {options['optimizer']!r}")
+        if options["classic_augment"] not in CLASSIC_POLICIES:
+            raise ValueError(f"unknown classic_augment {options['classic_augment']!r}; choose one "
+                             f"of {sorted(CLASSIC_POLICIES)}")
+        if not (math.isfinite(options["lr"]) and options["lr"] > 0):
+            raise ValueError(f"lr must be a positive number, got {options['lr']}")
+        if options["weight_decay"] < 0 or options["momentum"] < 0:
+            raise ValueError("weight_decay and momentum must be >= 0")
+        if options["optimizer"] == "sgd" and options["nesterov"] and options["momentum"] <= 0:
+            raise ValueError("Nesterov SGD needs momentum > 0; set nesterov=False or momentum > 0")
+        milestones = tuple(options["lr_milestones"])
+        if any(not 0 < m < 1 for m in milestones) or list(milestones) != sorted(set(milestones)):
+            raise ValueError("lr_milestones must be increasing fractions in (0, 1), "
+                             f"got {milestones}")
+        if not options["lr_gamma"] > 0:
+            raise ValueError(f"lr_gamma must be positive, got {options['lr_gamma']}")
+        if options["num_classes"] < 2:
+            raise ValueError(f"num_classes must be at least 2, got {options['num_classes']}")
+
+    @classmethod
+    def from_protocol(cls, name: str, *, num_classes: int = 10, channels: int = 3,
+                      image_size: int = 32, **overrides: Any) -> ClassifierModule:
+        """The module of ``PAPER_PROTOCOLS[name]``; ``overrides`` replace any of its options.
+
+        The protocol's ``batch_size`` and ``max_epochs`` are for the datamodule and the Trainer.
+        """
+        if name not in PAPER_PROTOCOLS:
+            raise ValueError(f"unknown protocol {name!r}; choose one of {sorted(PAPER_PROTOCOLS)}")
+        options = {**PAPER_PROTOCOLS[name].module_options(), **overrides}
+        return cls(num_classes=num_classes, channels=channels, image_size=image_size, **options)
+
+    def build_network(self) -> nn.Module:
+        """The classifier: ``forward`` gives logits, ``features`` the penultimate layer.
+
+        Override for another network; it is built under ``torch.manual_seed(seed)``.
+        """
+        hp = self.hparams
+        return build_classifier(hp.architecture, num_classes=hp.num_classes,
+                                channels=hp.channels, image_size=hp.image_size)
+
+    # forward passes
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Logits (B, num_classes) of images (B, C, H, W) in [-1, 1]."""
+        return self.network(images)
+
+    def features(self, images: Tensor) -> Tensor:
+        """Penultimate-layer features (B, feature_dim), for filtering, coverage and domain FID."""
+        return self.network.features(images)
+
+    # training
+
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+        images, labels, synthetic = self._unpack(batch)
+        if self.augment.ops:
+            rng = torch.Generator().manual_seed(
+                step_seed(self.hparams.seed, self.global_rank, self.global_step, _AUGMENT_STREAM))
+            images = self.augment(images, rng)
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True,
+                 batch_size=len(labels), sync_dist=True)
+        groups = synthetic.long() if synthetic is not None else torch.zeros_like(labels)
+        self.train_accuracy.update(logits.argmax(dim=1) == labels, groups)
+        return loss
+
+    def on_train_epoch_end(self) -> None:
+        correct, total = (t.double() for t in self.train_accuracy.compute())
+        self.train_accuracy.reset()
+        self.log("train_acc", correct.sum() / total.sum().clamp(min=1), sync_dist=True)
+        if self._saw_synthetic_flag:
+            for name, group in (("real", 0), ("synthetic", 1)):
+                if total[group] > 0:
+                    self.log(f"train_acc_{name}", correct[group] / total[group], sync_dist=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(self.parameters(), lr=hp.lr, momentum=hp.momentum,
+                                        nesterov=hp.nesterov, weight_decay=hp.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        total = self.trainer.estimated_stepping_batches
+        if not math.isfinite(total):
+            raise ValueError("the learning-rate milestones are fractions of the training length: "
+                             "give the Trainer max_steps or max_epochs")
+        milestones = sorted({max(1, round(f * total)) for f in hp.lr_milestones})
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones,
+                                                         gamma=1.0 / hp.lr_gamma)
+        schedule = {"scheduler": scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": schedule}
+
+    # evaluation
+
+    def validation_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val", self.val_accuracy)
+
+    def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test", self.test_accuracy)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_accuracy("val", self.val_accuracy)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_accuracy("test", self.test_accuracy)
+
+    def predict_step(self, batch: Sequence[Tensor] | Tensor, batch_idx: int) -> dict[str, Tensor]:
+        """``{"features": (B, D), "logits": (B, K)}`` of a batch (or of its first element)."""
+        images = batch if isinstance(batch, Tensor) else batch[0]
+        features = self.features(images)
+        head = getattr(self.network, "head", None)
+        return {"features": features, "logits": head(features) if head else self(images)}
+
+    def test_metrics(self) -> dict[str, float]:
+        """The test metrics of the last ``trainer.test`` as plain floats, on every process.
+
+        Keys: ``test_acc`` (fraction), ``test_error`` (%), ``test_samples``, and per class
+        ``test_acc_class{c}`` (fraction) and ``test_error_class{c}`` (%), NaN for a class with
+        no test sample.
+        """
+        return self._stored("test")
+
+    def validation_metrics(self) -> dict[str, float]:
+        """Like ``test_metrics``, for the last validation epoch (keys start with ``val_``)."""
+        return self._stored("val")
+
+    # internals
+
+    def _stored(self, stage: str) -> dict[str, float]:
+        if stage not in self._results:
+            run = "trainer.test" if stage == "test" else "trainer.validate or trainer.fit"
+            raise ValueError(f"no {stage} metrics yet: run {run} first")
+        return dict(self._results[stage])
+
+    def _evaluate(self, batch: Sequence[Tensor], stage: str, metric: GroupAccuracy) -> None:
+        images, labels, _ = self._unpack(batch)
+        logits = self(images)
+        self.log(f"{stage}_loss", F.cross_entropy(logits, labels), batch_size=len(labels),
+                 sync_dist=True)
+        metric.update(logits.argmax(dim=1) == labels, labels)
+
+    def _log_accuracy(self, stage: str, metric: GroupAccuracy) -> None:
+        correct, total = (t.double() for t in metric.compute())
+        metric.reset()
+        accuracy = (correct.sum() / total.sum().clamp(min=1)).item()
+        per_class = (correct / total).tolist()  # NaN where a class has no sample
+        results = {f"{stage}_acc": accuracy, f"{stage}_error": 100.0 * (1.0 - accuracy),
+                   f"{stage}_samples": float(total.sum().item())}
+        for c, value in enumerate(per_class):
+            results[f"{stage}_acc_class{c}"] = value
+            results[f"{stage}_error_class{c}"] = 100.0 * (1.0 - value)
+        self._results[stage] = results
+        if self.trainer.sanity_checking:
+            return
+        self.log(f"{stage}_acc", accuracy, sync_dist=False)
+        self.log(f"{stage}_error", results[f"{stage}_error"], sync_dist=False)
+        for c, value in enumerate(per_class):
+            if not math.isnan(value):
+                self.log(f"{stage}_acc_class{c}", value, sync_dist=False)
+
+    def _unpack(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor, Tensor | None]:
+        if not isinstance(batch, (list, tuple)) or len(batch) not in (2, 3):
+            raise ValueError("a ClassifierModule batch is (images, labels) or "
+                             "(images, labels, is_synthetic)")
+        images, labels = batch[0], batch[1]
+        synthetic = batch[2] if len(batch) == 3 else None
+        hp = self.hparams
+        if images.ndim != 4 or images.shape[1] != hp.channels:
+            raise ValueError(f"expected images (B, {hp.channels}, H, W), got {tuple(images.shape)}")
+        if labels.shape != images.shape[:1]:
+            raise ValueError(f"expected labels of shape ({len(images)},), "
+                             f"got {tuple(labels.shape)}")
+        if synthetic is not None:
+            if synthetic.shape != labels.shape:
+                raise ValueError(f"expected is_synthetic of shape ({len(labels)},), got "
+                                 f"{tuple(synthetic.shape)}")
+            self._saw_synthetic_flag = True
+        return images, labels.long(), synthetic

@@ -1,0 +1,84 @@
+"""PNG plots of a study's summary: test error against ratio, and test error per class."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_class_errors", "plot_error_vs_ratio"]
+
+_COLOURS = {"real": "tab:gray", "classic": "tab:blue", "gan": "tab:orange",
+            "gan+classic": "tab:green"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no screen
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """One PNG per (classifier, mode): mean test error ± std over seeds against the ratio, for
+    each GAN arm and variant, with the real and classic arms as horizontal bands."""
+    plt = _pyplot()
+    written = []
+    for classifier in sorted({r["classifier"] for r in rows}):
+        mine = [r for r in rows if r["classifier"] == classifier]
+        for mode in sorted({r["mode"] for r in mine if r["mode"]}):
+            figure, axes = plt.subplots(figsize=(6.4, 4.2))
+            for arm in ("real", "classic"):
+                for row in (r for r in mine if r["arm"] == arm):
+                    mean, std = row["error_mean"], row["error_std"]
+                    axes.axhline(mean, color=_COLOURS[arm], linestyle="--", label=f"{arm} only")
+                    axes.axhspan(mean - std, mean + std, color=_COLOURS[arm], alpha=0.12)
+            styles = ["-o", "-s", "-^", "-v", "-D", "-x"]
+            variants = sorted({r["variant"] for r in mine if r["variant"]})
+            for arm in ("gan", "gan+classic"):
+                for style, variant in zip(styles * 4, variants):
+                    series = sorted((r for r in mine if r["arm"] == arm and r["mode"] == mode
+                                     and r["variant"] == variant), key=lambda r: r["ratio"])
+                    if series:
+                        axes.errorbar([r["ratio"] for r in series], [r["error_mean"] for r in series],
+                                      yerr=[r["error_std"] for r in series], fmt=style, capsize=3,
+                                      color=_COLOURS[arm], label=f"{arm} ({variant})")
+            axes.set_xlabel("ratio r of synthetic images" + (" replaced" if mode == "replace" else " added"))
+            axes.set_ylabel("test error (%)")
+            axes.set_title(f"{classifier}, {mode}: mean ± std over seeds")
+            axes.grid(alpha=0.3)
+            axes.legend(fontsize=7)
+            figure.tight_layout()
+            path = out / f"error_vs_ratio-{classifier}-{mode}.png"
+            figure.savefig(path, dpi=120)
+            plt.close(figure)
+            written.append(path)
+    return written
+
+
+def plot_class_errors(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """One PNG per classifier: mean test error per class for every arm and setting."""
+    plt = _pyplot()
+    written = []
+    for classifier in sorted({r["classifier"] for r in rows}):
+        mine = [r for r in rows if r["classifier"] == classifier]
+        figure, axes = plt.subplots(figsize=(7.2, 4.2))
+        for row in mine:
+            label = row["arm"] + (f" {row['variant']} {row['mode']} r={row['ratio']:g}" if row["variant"] else "")
+            errors = row["class_error_mean"]
+            style = "--" if row["arm"] in ("real", "classic") else "-"
+            axes.plot(range(len(errors)), errors, style, marker=".", label=label,
+                      color=_COLOURS[row["arm"]], alpha=0.9 if row["arm"] in ("real", "classic") else 0.5)
+        axes.set_xlabel("class")
+        axes.set_ylabel("test error (%)")
+        axes.set_title(f"{classifier}: per-class test error, mean over seeds")
+        axes.set_xticks(range(len(mine[0]["class_error_mean"])))
+        axes.grid(alpha=0.3)
+        axes.legend(fontsize=6, ncol=2)
+        figure.tight_layout()
+        path = out / f"class_errors-{classifier}.png"
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(path)
+    return written

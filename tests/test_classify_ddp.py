@@ -1,0 +1,45 @@
+"""Two CPU processes (gloo): ClassifierModule's test metrics, summed across ranks by
+torchmetrics, equal a single-process evaluation of the same weights on the whole test set."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from ganaug.classify import ClassifierModule
+
+SCRIPT = Path(__file__).parent / "ddp" / "classify_metrics.py"
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or abs(a - b) < 1e-9
+
+
+def test_two_process_metrics_equal_single_process(tmp_path, trainer_factory):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    assert all(r["world_size"] == 2 for r in ranks)
+    # 42 test images, 21 per rank: every image counted once (no DistributedSampler padding)
+    assert ranks[0]["metrics"]["test_samples"] == ranks[1]["metrics"]["test_samples"] == 42
+    assert ranks[0]["metrics"].keys() == ranks[1]["metrics"].keys()
+    assert all(same(ranks[0]["metrics"][k], ranks[1]["metrics"][k]) for k in ranks[0]["metrics"])
+    for key, value in ranks[0]["state"].items():
+        assert torch.equal(value, ranks[1]["state"][key]), key
+
+    model = ClassifierModule(architecture="small_cnn", num_classes=4, channels=1, image_size=8)
+    model.load_state_dict(ranks[0]["state"])
+    trainer_factory().test(model, DataLoader(TensorDataset(*ranks[0]["test_set"]), batch_size=8),
+                           verbose=False)
+    single = model.test_metrics()
+    assert single.keys() == ranks[0]["metrics"].keys()
+    for key, value in single.items():
+        assert same(value, ranks[0]["metrics"][key]), key
+    assert 0 < single["test_acc"] < 1  # not a degenerate all-or-nothing evaluation
+    assert {"train_acc_real", "train_acc_synthetic"} <= ranks[0]["logged"].keys()
