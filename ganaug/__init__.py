@@ -3,13 +3,29 @@
 The main parts, importable from the top level:
 
 - ``DiffAugment``: the differentiable augmentation every GAN module applies to D's inputs;
-- ``GANModule`` and its GANs ``GAN`` and ``ConditionalGAN``;
-- ``ImageDataModule``: named datasets as class-balanced, few-shot train / val / test loaders.
+- ``GANModule`` and its GANs ``GAN``, ``ConditionalGAN`` and ``BigGAN``;
+- ``ImageDataModule``: named datasets as class-balanced, few-shot train / val / test loaders;
+- ``SyntheticBlendDataModule``: real training images blended with synthetic ones per class;
+- ``ClassifierModule``: the downstream classifier that judges synthetic data;
+- ``GenerativeMetrics``: FID / IS / KID / precision / recall during training.
 """
 
 from ganaug.augment import DiffAugment
-from ganaug.data import ImageDataModule
-from ganaug.modules import GAN, ConditionalGAN, GANModule
+from ganaug.classify import ClassifierModule
+from ganaug.data import ImageDataModule, SyntheticBlendDataModule
+from ganaug.metrics import GenerativeMetrics
+from ganaug.modules import GAN, BigGAN, ConditionalGAN, GANModule
 
 __version__ = "0.1.0.dev0"
-__all__ = ["ConditionalGAN", "DiffAugment", "GAN", "GANModule", "ImageDataModule", "__version__"]
+__all__ = [
+    "BigGAN",
+    "ClassifierModule",
+    "ConditionalGAN",
+    "DiffAugment",
+    "GAN",
+    "GANModule",
+    "GenerativeMetrics",
+    "ImageDataModule",
+    "SyntheticBlendDataModule",
+    "__version__",
+]

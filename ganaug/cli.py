@@ -5,6 +5,8 @@
   image shape are linked into the model's constructor.
 - ``ganaug generate``: checkpoint -> n images per class, as a tensor file or an image folder
   with one sub-folder per class, plus an optional sample grid PNG.
+- ``ganaug evaluate``: checkpoint + dataset -> FID, IS, KID, precision / recall as a table with
+  the protocol, and as JSON (:mod:`ganaug.metrics.evaluate`).
 """
 
 from __future__ import annotations
@@ -120,23 +122,83 @@ def _generate_main(argv: list[str]) -> None:
     print(f"wrote {out}" + (f" and {a.grid}" if a.grid else ""))
 
 
+def _evaluate_main(argv: list[str]) -> None:
+    from ganaug.metrics.evaluate import evaluate_checkpoint, write_json
+
+    parser = argparse.ArgumentParser(
+        prog="ganaug evaluate",
+        description="FID, IS, KID and precision / recall of a checkpoint's EMA generator against "
+                    "a split of a dataset, printed as a table with the protocol (and as JSON).")
+    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`")
+    parser.add_argument("--dataset", required=True, help="a registered dataset name")
+    parser.add_argument("--root", default="data", help="the dataset's folder")
+    parser.add_argument("--split", default="train", choices=("train", "val", "test"))
+    parser.add_argument("--n-per-class", type=int, default=None, help="as used for training")
+    parser.add_argument("--val-per-class", type=int, default=0, help="as used for training")
+    parser.add_argument("--test-per-class", type=int, default=None, help="as used for training")
+    parser.add_argument("--data-seed", type=int, default=0, help="the datamodule seed of training")
+    parser.add_argument("--n-samples", type=int, default=None,
+                        help="generated images (default: as many as reference images)")
+    parser.add_argument("--extractor", default="inception",
+                        help="'inception' or a TorchScript file (torchscript:PATH)")
+    parser.add_argument("--weights", default=None, help="local Inception weights file (offline)")
+    parser.add_argument("--input", default=None, choices=("uint8", "float255", "float"),
+                        help="TorchScript input format (default uint8)")
+    parser.add_argument("--resize", type=int, default=None, help="TorchScript: resize first")
+    parser.add_argument("--return-features", action="store_true",
+                        help="TorchScript: call with return_features=True (stylegan2-ada file)")
+    parser.add_argument("--native-channels", action="store_true",
+                        help="TorchScript: pass 1-channel images as they are, not as RGB")
+    parser.add_argument("--metrics", default="fid,is,kid,pr", help="comma-separated: fid,is,kid,pr")
+    parser.add_argument("--per-class", action="store_true", help="add per-class FID")
+    parser.add_argument("--kid-subset-size", type=int, default=1000)
+    parser.add_argument("--kid-subsets", type=int, default=100)
+    parser.add_argument("--is-splits", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0, help="noise seed of the generated images")
+    parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--cache-dir", default=None, help="reference cache (~/.cache/ganaug/metrics)")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    parser.add_argument("--json", default=None, help="also write the result as JSON here")
+    a = parser.parse_args(argv)
+    options = {}
+    if a.extractor != "inception":
+        options = {"call_kwargs": {"return_features": True} if a.return_features else None,
+                   "resize": a.resize, "rgb": not a.native_channels}
+        if a.input:
+            options["input"] = a.input
+    result = evaluate_checkpoint(
+        a.checkpoint, dataset=a.dataset, root=a.root, split=a.split, n_per_class=a.n_per_class,
+        val_per_class=a.val_per_class, test_per_class=a.test_per_class, data_seed=a.data_seed,
+        n_samples=a.n_samples, extractor=a.extractor, weights_path=a.weights,
+        extractor_options=options, metrics=tuple(m for m in a.metrics.split(",") if m),
+        per_class=a.per_class, kid_subset_size=a.kid_subset_size, kid_subsets=a.kid_subsets,
+        is_splits=a.is_splits, seed=a.seed, batch_size=a.batch_size, device=a.device,
+        cache_dir=a.cache_dir, use_cache=not a.no_cache)
+    print(result.table())
+    if a.json:
+        print(f"wrote {write_json(result, a.json)}")
+
+
 def _study_main(argv: list[str]) -> None:
     from ganaug.study import study_main
 
     study_main(argv)
 
 
-COMMANDS = {"fit": fit, "generate": _generate_main, "study": _study_main}
+COMMANDS = {"fit": fit, "generate": _generate_main, "evaluate": _evaluate_main, "study": _study_main}
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ganaug`` console script."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] not in COMMANDS:
-        print("usage: ganaug {study,fit,generate} [-h] ...\n\n"
+        print("usage: ganaug {study,fit,generate,evaluate} [-h] ...\n\n"
               "  study     does GAN data help a classifier? paired real / classic / GAN / GAN + classic runs\n"
               "  fit       train a GAN (LightningCLI; try `ganaug fit --config configs/cgan_mnist5k.yaml`)\n"
-              "  generate  write n images per class from a checkpoint", file=sys.stderr)
+              "  generate  write n images per class from a checkpoint\n"
+              "  evaluate  FID / IS / KID / precision / recall of a checkpoint, with the protocol",
+              file=sys.stderr)
         raise SystemExit(0 if argv and argv[0] in ("-h", "--help") else 2)
     COMMANDS[argv[0]](argv[1:])
 

@@ -453,6 +453,18 @@ def copy_config(config: StudyConfig, **changes: Any) -> StudyConfig:
 # command line
 
 
+def _quiet_lightning() -> None:
+    """Keep the command's output to its progress bar and table: a study makes dozens of
+    Trainers, and each would print its hardware summary and tips."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+
+
 def study_main(argv: list[str]) -> None:
     """``ganaug study [--config FILE] [--out DIR] [overrides]``."""
     import argparse
@@ -476,6 +488,7 @@ def study_main(argv: list[str]) -> None:
     parser.add_argument("--root", help="dataset folder")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ...")
     args = parser.parse_args(argv)
+    _quiet_lightning()
 
     config = StudyConfig.from_yaml(args.config) if args.config else StudyConfig.quick()
     overrides = {name: getattr(args, name) for name in (

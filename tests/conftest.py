@@ -1,6 +1,5 @@
 """Shared fixtures: tiny datasets and quiet, fast Lightning trainers."""
 
-import os
 import warnings
 from pathlib import Path
 
@@ -10,7 +9,9 @@ import torch
 
 from fake_datasets import md5_of
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: the suite's models are tiny, DDP tests run two processes on two cores, and on a
+# shared machine two threads per process can make small convolutions an order of magnitude slower.
+torch.set_num_threads(1)
 warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
 warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 warnings.filterwarnings("ignore", message=".*LeafSpec.*")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from ganaug.data import (
 )
 from ganaug.data.blend import ShardedEpochSeededSampler
 from ganaug.modules import ConditionalGAN
+from tests_helpers import run_ddp_script
 
 NUM_CLASSES = 10
 
@@ -256,10 +254,7 @@ def test_sharded_sampler_splits_one_order_without_duplicates(num_items):
 
 @pytest.mark.slow
 def test_two_processes_see_disjoint_shares_of_the_blend(tmp_path):
-    script = Path(__file__).parent / "ddp" / "blend_ranks.py"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
-    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, env=env, timeout=300)
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    ranks = run_ddp_script("blend_ranks.py", tmp_path)
     keys = [set(map(tuple, rank["rows"])) for rank in ranks]
     assert not keys[0] & keys[1]
     assert len(keys[0]) == len(keys[1]) == ranks[0]["per_rank"]

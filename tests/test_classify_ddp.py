@@ -2,17 +2,12 @@
 torchmetrics, equal a single-process evaluation of the same weights on the whole test set."""
 
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from ganaug.classify import ClassifierModule
-
-SCRIPT = Path(__file__).parent / "ddp" / "classify_metrics.py"
+from tests_helpers import run_ddp_script
 
 
 def same(a: float, b: float) -> bool:
@@ -20,11 +15,7 @@ def same(a: float, b: float) -> bool:
 
 
 def test_two_process_metrics_equal_single_process(tmp_path, trainer_factory):
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    done = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-4000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+    ranks = run_ddp_script("classify_metrics.py", tmp_path)
     assert all(r["world_size"] == 2 for r in ranks)
     # 42 test images, 21 per rank: every image counted once (no DistributedSampler padding)
     assert ranks[0]["metrics"]["test_samples"] == ranks[1]["metrics"]["test_samples"] == 42

@@ -240,3 +240,24 @@ def test_every_architecture_trains_one_step(trainer_factory, architecture):
     assert torch.isfinite(trainer.callback_metrics["train_loss"])
     changed = [not torch.equal(a, b) for a, b in zip(before, model.parameters())]
     assert all(changed)  # every parameter, the DIA units' included, got a gradient step
+
+
+def test_subclass_builds_its_own_network(trainer_factory):
+    class LinearNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(64, 4)
+
+        def features(self, x):
+            return x.flatten(1)
+
+        def forward(self, x):
+            return self.head(self.features(x))
+
+    class Linear(ClassifierModule):
+        def build_network(self):
+            return LinearNet()
+
+    model = Linear(architecture="linear", num_classes=4, image_size=8, lr_milestones=())
+    trainer_factory(max_steps=2).fit(model, DataLoader(random_set(n=8), batch_size=4))
+    assert model.features(torch.zeros(2, 1, 8, 8)).shape == (2, 64)

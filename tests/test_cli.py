@@ -22,7 +22,8 @@ def test_every_config_runs_fast_dev_run(config, tmp_path, trusted_fake_cifar):
     if "cifar10" in config.stem:
         write_fake_cifar10(tmp_path / "data")
         trusted_fake_cifar(torchvision.datasets.CIFAR10, tmp_path / "data")
-        extra = ["--data.init_args.root", str(tmp_path / "data"), "--data.init_args.batch_size", "8"]
+        extra = ["--data.init_args.root", str(tmp_path / "data"), "--data.init_args.batch_size", "8",
+                 "--data.init_args.n_per_class", "4"]  # the fake files hold 5 images per class
     main(["fit", "--config", str(config), "--trainer.fast_dev_run", "2",
           "--trainer.default_root_dir", str(tmp_path), *SMALL, *extra])
 

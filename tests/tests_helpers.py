@@ -1,6 +1,23 @@
-"""Assertions shared by the resume and DDP tests."""
+"""Assertions shared by the resume and DDP tests, and the runner of the two-process scripts."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import torch
+
+DDP_SCRIPTS = Path(__file__).parent / "ddp"
+
+
+def run_ddp_script(name: str, out: Path) -> list[dict]:
+    """Run ``tests/ddp/<name>`` (it starts two gloo processes and writes ``out/rank{r}.pt``) and
+    return what each rank saved; a failure shows the script's stderr."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run([sys.executable, str(DDP_SCRIPTS / name), str(out)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in (0, 1)]
 
 
 def assert_same_training_state(a, b) -> None:

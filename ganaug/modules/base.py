@@ -231,6 +231,7 @@ class GANModule(L.LightningModule):
             self.iteration += 1
             decay = self.hparams.ema_decay if self.iteration > self.hparams.ema_start else 0.0
             update_ema(self.generator_ema, self.generator, decay)
+            self._average_ema_buffers()
             self.log_dict({f"g/{k}": v.detach() for k, v in g_losses.items()}, prog_bar=False)
         self.log("loss_d", d_losses["loss"].detach(), prog_bar=True)
 
@@ -247,15 +248,20 @@ class GANModule(L.LightningModule):
         """The one place D sees images: augmented, real and fake alike, in D and G steps."""
         return self.discriminator(self.augment(images, generator=self._rng), labels)
 
+    def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
+        """Classes of the fake images of a step: the real batch's, unless a subclass draws them."""
+        return labels
+
     def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """The discriminator's losses for one batch; ``"loss"`` is what it minimises."""
         hp = self.hparams
         n = real.shape[0]
+        fake_labels = self.draw_fake_labels(labels)
         with torch.no_grad():
-            fake = self.generator(self.draw_noise(n), labels)
+            fake = self.generator(self.draw_noise(n), fake_labels)
         if hp.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
-        both_labels = torch.cat([labels, labels]) if labels is not None else None
+        both_labels = torch.cat([labels, fake_labels]) if labels is not None else None
         real_logits, fake_logits = self.discriminate(torch.cat([real, fake]), both_labels).split(n)
 
         losses = {"adversarial": self.adversarial_loss.discriminator(real_logits, fake_logits)}
@@ -274,7 +280,7 @@ class GANModule(L.LightningModule):
         return losses
 
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
-        """The generator's losses; fake labels follow the real batch's class distribution.
+        """The generator's losses, for fakes of the classes ``draw_fake_labels`` gives.
 
         With ``mode_seeking_weight > 0`` each label gets two noise vectors, and G also minimises
         ``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the mode-seeking term of MSGAN
@@ -282,6 +288,7 @@ class GANModule(L.LightningModule):
         different noise to the same image.
         """
         n = real.shape[0]
+        labels = self.draw_fake_labels(labels)
         weight = self.hparams.mode_seeking_weight
         if weight == 0:
             fake = self.generator(self.draw_noise(n), labels)
@@ -471,6 +478,22 @@ class GANModule(L.LightningModule):
                                      f"[{int(labels.min())}, {int(labels.max())}]")
             self._input_checked = True
         return real, labels if self.conditional else None
+
+    def _average_ema_buffers(self) -> None:
+        """Average the EMA generator's buffers (BatchNorm running statistics) over processes.
+
+        Each process updates the live generator's statistics on its own batches, so without this
+        every rank would sample with different statistics and a checkpoint would hold rank 0's.
+        """
+        if self.trainer.world_size < 2 or not torch.distributed.is_initialized():
+            return
+        buffers = [b for b in self.generator_ema.buffers() if b.is_floating_point()]
+        if buffers:
+            flat = torch.cat([b.flatten() for b in buffers])
+            torch.distributed.all_reduce(flat)
+            flat /= self.trainer.world_size
+            parts = flat.split([b.numel() for b in buffers])
+            torch._foreach_copy_(buffers, [part.view_as(b) for part, b in zip(parts, buffers)])
 
     def _seed_step_rng(self) -> None:
         if self._rng is None or self._rng.device != self.device:
