@@ -149,3 +149,13 @@ def r1_penalty(real_logits: Tensor, real: Tensor) -> Tensor:
         raise ValueError("r1_penalty needs real images with requires_grad=True before D sees them")
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return _at_least_fp32(grad).flatten(1).pow(2).sum(dim=1).mean()
+
+
+def mode_seeking_penalty(fake_1: Tensor, fake_2: Tensor, z_1: Tensor, z_2: Tensor,
+                         eps: float = 1e-5) -> Tensor:
+    """MSGAN's mode-seeking term (Mao et al. 2019, https://arxiv.org/abs/1903.05628):
+    ``1 / (mean|fake_1 - fake_2| / mean|z_1 - z_2| + eps)``, for images made from the same
+    condition with noise ``z_1`` and ``z_2``. A generator minimising it cannot map different
+    noise to the same image."""
+    ratio = (fake_1 - fake_2).abs().mean() / (z_1 - z_2).abs().mean()
+    return 1.0 / (ratio + eps)

@@ -34,7 +34,13 @@ import torch
 from tqdm.auto import tqdm
 
 from ganaug.classify import ClassifierModule
-from ganaug.data import ImageDataModule, SyntheticBlendDataModule, generate_bank, load_bank, save_bank
+from ganaug.data import (
+    ImageDataModule,
+    SyntheticBlendDataModule,
+    generate_bank,
+    load_bank,
+    save_bank,
+)
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.images import write_png

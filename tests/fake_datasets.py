@@ -153,3 +153,64 @@ def write_image_folder(
         pixels = image.permute(1, 2, 0).numpy()
         Image.fromarray(pixels[..., 0] if mode == "L" else pixels).save(folder / f"{index:03d}.png")
     return images, labels
+
+
+# --- EMNIST (Balanced): idx files in root/EMNIST/raw, every image stored transposed
+
+
+def write_fake_emnist(root: Path, *, n_train: int = 94, n_test: int = 47) -> dict[str, Split]:
+    """``emnist-balanced-{train,test}-{images-idx3,labels-idx1}-ubyte`` under ``root/EMNIST/raw``.
+
+    Returns the images *upright*: the files hold each one transposed, as the real EMNIST does.
+    """
+    raw = root / "EMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for split, count, seed in (("train", n_train, 0), ("test", n_test, 1)):
+        images, labels = random_split_data(count, (1, 28, 28), 47, seed)
+        stored = images[:, 0].transpose(1, 2).numpy()
+        _write_idx(raw / f"emnist-balanced-{split}-images-idx3-ubyte", stored)
+        _write_idx(raw / f"emnist-balanced-{split}-labels-idx1-ubyte",
+                   labels.numpy().astype(np.uint8))
+        written[split] = (images, labels)
+    return written
+
+
+# --- Omniglot: root/omniglot-py/images_{background,evaluation}/<alphabet>/<character>/<n>.png
+
+
+def write_fake_omniglot(
+    root: Path,
+    *,
+    characters: dict[str, dict[str, int]] | None = None,  # set -> {alphabet: characters}
+    per_character: int = 3,
+    size: int = 105,
+) -> Split:
+    """PNG strokes (0) on white (255) in torchvision's Omniglot layout, plus placeholder zips
+    (patch ``Omniglot.zips_md5`` with :func:`md5_of` of them). Alphabets are written in reverse
+    name order to show that the loader sorts. Returns all images and labels in label order:
+    background characters first, each set sorted by alphabet then character.
+    """
+    characters = characters or {"images_background": {"Beta": 2, "Alpha": 1},
+                                "images_evaluation": {"Gamma": 2}}
+    folder = root / "omniglot-py"
+    images, labels = [], []
+    generator = np.random.default_rng(3)
+    label = 0
+    for target, alphabets in characters.items():
+        (folder / target).mkdir(parents=True, exist_ok=True)
+        (folder / f"{target}.zip").write_bytes(target.encode())
+        for alphabet in sorted(alphabets, reverse=True):  # created out of order on purpose
+            (folder / target / alphabet).mkdir()
+        for alphabet in sorted(alphabets):
+            for number in range(1, alphabets[alphabet] + 1):
+                place = folder / target / alphabet / f"character{number:02d}"
+                place.mkdir(parents=True, exist_ok=True)
+                for index in range(per_character):
+                    pixels = np.where(generator.random((size, size)) < 0.1, 0, 255).astype(np.uint8)
+                    name = place / f"{index:04d}_{number:02d}.png"
+                    Image.fromarray(pixels).convert("1").save(name)
+                    images.append(torch.from_numpy(pixels).unsqueeze(0))
+                    labels.append(label)
+                label += 1
+    return torch.stack(images), torch.tensor(labels)

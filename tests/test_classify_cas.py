@@ -7,16 +7,6 @@ from ganaug.data import LabelledImages, load_dataset
 from ganaug.metrics.cas import classification_accuracy_score
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second intra-op thread, and on a shared, busy machine
-    two threads make every small op wait on the other (measured: 2.2 s vs 36 s for one CAS)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="module")
 def digits():
     data = load_dataset("digits")  # 8x8 digits: cheap, and as learnable as MNIST

@@ -13,16 +13,6 @@ from ganaug.classify import PAPER_PROTOCOLS, ClassifierModule, GroupAccuracy
 from ganaug.data import ImageDataModule
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from a second intra-op thread, and on a shared, busy machine
-    two threads make every small op wait on the other (measured: 2.2 s vs 36 s for one CAS)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def random_set(n=50, classes=4, channels=1, size=8, seed=0, flag=False):
     g = torch.Generator().manual_seed(seed)
     images = torch.rand(n, channels, size, size, generator=g) * 2 - 1

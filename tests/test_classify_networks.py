@@ -8,16 +8,6 @@ from ganaug.classify import CLASSIFIERS, DIANet, DIAUnit, build_classifier
 from ganaug.classify.densenet import DenseNet
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: these networks are small, and a busy shared machine makes two
-    threads wait on each other (see tests/test_classify_cas.py)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

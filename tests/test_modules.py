@@ -51,7 +51,7 @@ class SpyDiscriminator(nn.Module):
 
 def test_every_discriminator_input_is_augmented(trainer_factory):
     model = ConditionalGAN(num_classes=2, d_steps=2, gp_weight=1.0, **TINY)
-    model.augment = MarkInputs()
+    model.diff_augment = MarkInputs()
     model.discriminator = SpyDiscriminator(model.discriminator)
     model.configure_optimizers = lambda: [
         torch.optim.Adam(model.generator.parameters()),

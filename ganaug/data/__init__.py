@@ -38,3 +38,11 @@ __all__ = [
     "load_dataset",
     "register_dataset",
 ]
+from ganaug.data.pairs import (  # noqa: E402
+    ClassPairSampler,
+    PairedImageDataModule,
+    class_pair_batches,
+    pair_within_batch,
+)
+
+__all__ += ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches", "pair_within_batch"]

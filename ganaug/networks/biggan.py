@@ -22,8 +22,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganaug.nn import (ResBlockDown, ResBlockUp, SelfAttention2d, normal_sn_conv2d,
-                       normal_sn_embedding, normal_sn_linear)
+from ganaug.nn import (
+    ResBlockDown,
+    ResBlockUp,
+    SelfAttention2d,
+    normal_sn_conv2d,
+    normal_sn_embedding,
+    normal_sn_linear,
+)
 from ganaug.nn.sn_init import normal_
 
 __all__ = ["BIGGAN_D_ARCHITECTURES", "BIGGAN_G_ARCHITECTURES", "BigGANDiscriminator",
