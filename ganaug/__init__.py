@@ -3,7 +3,7 @@
 The main parts, importable from the top level:
 
 - ``DiffAugment``: the differentiable augmentation every GAN module applies to D's inputs;
-- ``GANModule`` and its GANs ``GAN``, ``ConditionalGAN`` and ``BigGAN``;
+- ``GANModule`` and its GANs ``GAN``, ``ConditionalGAN``, ``BigGAN`` and ``DAGAN``;
 - ``ImageDataModule``: named datasets as class-balanced, few-shot train / val / test loaders;
 - ``SyntheticBlendDataModule``: real training images blended with synthetic ones per class;
 - ``ClassifierModule``: the downstream classifier that judges synthetic data;
@@ -14,13 +14,14 @@ from ganaug.augment import DiffAugment
 from ganaug.classify import ClassifierModule
 from ganaug.data import ImageDataModule, SyntheticBlendDataModule
 from ganaug.metrics import GenerativeMetrics
-from ganaug.modules import GAN, BigGAN, ConditionalGAN, GANModule
+from ganaug.modules import DAGAN, GAN, BigGAN, ConditionalGAN, GANModule
 
 __version__ = "0.1.0.dev0"
 __all__ = [
     "BigGAN",
     "ClassifierModule",
     "ConditionalGAN",
+    "DAGAN",
     "DiffAugment",
     "GAN",
     "GANModule",

@@ -18,6 +18,7 @@ during GAN training (``GANModule(mode_seeking_weight=...)``).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -112,30 +113,39 @@ def draw_class_bank(
     *,
     generator: torch.Generator,
     referee: nn.Module | None = None,  # maps images to logits; its .features(x), if any, to features
-    max_rounds: int = 20,  # give up after drawing max_rounds pools that the filter empties
+    max_rounds: int = 50,  # stop filtering after drawing max_rounds pools
 ) -> Tensor:
     """``n`` images of class ``label`` drawn with ``control``; float [-1, 1] on the CPU."""
     if control.needs_referee and referee is None:
         raise ValueError("this diversity control filters with a classifier: pass referee=")
     pool_size = n * control.pool_factor
     kept: list[Tensor] = []
+    rejected, rejected_scores = torch.zeros(0), torch.zeros(0)
     count = drawn = 0
     while count < pool_size and drawn < max_rounds * pool_size:
         batch = sample(pool_size, label, generator).cpu()
         drawn += len(batch)
         if control.needs_referee:
+            logits = _run(referee, batch)
             labels = torch.full((len(batch),), label, dtype=torch.long)
-            batch = batch[classifier_filter(_run(referee, batch), labels,
-                                            drop_misclassified=control.filter_misclassified,
-                                            drop_confident_above=control.drop_confident_above)]
+            keep = classifier_filter(logits, labels,
+                                     drop_misclassified=control.filter_misclassified,
+                                     drop_confident_above=control.drop_confident_above)
+            # keep the most class-like rejects, in case too few images pass
+            candidates = torch.cat([rejected, batch[~keep]]) if len(rejected) else batch[~keep]
+            scores = torch.cat([rejected_scores, logits.softmax(1)[~keep, label]])
+            best = scores.argsort(descending=True)[:pool_size]
+            rejected, rejected_scores = candidates[best], scores[best]
+            batch = batch[keep]
         kept.append(batch)
         count += len(batch)
     if count < n:
-        raise RuntimeError(
-            f"the filter kept only {count} of {drawn} images of class {label} but {n} are needed; "
-            "the generator rarely makes this class as the referee sees it: train the GAN longer "
-            "or relax the filter (filter_misclassified, drop_confident_above)"
-        )
+        warnings.warn(
+            f"the filter accepted only {count} of {drawn} images of class {label}; the "
+            f"{n - count} rejected ones the referee finds most like class {label} fill the bank. "
+            "The generator rarely makes this class: train the GAN longer or on more data",
+            stacklevel=2)
+        kept.append(rejected[: n - count])
     pool = torch.cat(kept)[:pool_size]
     if control.selection == "kcenter":
         features = _run(getattr(referee, "features", None), pool) if referee is not None \

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 from ganaug.classify import ClassifierModule
 from ganaug.data import (
     ImageDataModule,
+    PairedImageDataModule,
     SyntheticBlendDataModule,
     generate_bank,
     load_bank,
@@ -101,13 +102,13 @@ class StudyConfig:
 
     # running
     accelerator: str = "auto"
-    referee_max_steps: int = 1500  # the real-data classifier used by filtering / k-centre variants
 
     @classmethod
     def quick(cls) -> StudyConfig:
         """The small default that ``ganaug study`` runs with no options (under 10 minutes on two
         CPU cores); ``configs/study/mnist5k.yaml`` spells out the same settings."""
-        return cls(ratios=[1.0], variants=[Variant("plain")])
+        return cls(ratios=[1.0], max_steps=1000, variants=[
+            Variant("filtered", control=dict(filter_misclassified=True))])
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
@@ -216,11 +217,11 @@ class Study:
 
     # data
 
-    def real_data(self) -> ImageDataModule:
+    def real_data(self, datamodule_class: type[ImageDataModule] = ImageDataModule) -> ImageDataModule:
         c = self.config
-        return ImageDataModule(c.dataset, c.root, image_size=c.image_size, channels=c.channels,
-                               n_per_class=c.n_per_class, test_per_class=c.test_per_class,
-                               batch_size=c.batch_size, seed=c.data_seed)
+        return datamodule_class(c.dataset, c.root, image_size=c.image_size, channels=c.channels,
+                                n_per_class=c.n_per_class, test_per_class=c.test_per_class,
+                                batch_size=c.batch_size, seed=c.data_seed)
 
     def _trainer(self, max_steps: int, **kwargs: Any) -> L.Trainer:
         return L.Trainer(max_steps=max_steps, accelerator=self.config.accelerator, devices=1,
@@ -258,7 +259,9 @@ class Study:
         c = self.config
         module_name, _, class_name = c.gan_class.rpartition(".")
         gan_class = getattr(importlib.import_module(module_name), class_name)
-        data = self.real_data()
+        # an image-conditioned GAN (DAGAN) trains on batches of same-class pairs
+        paired = hasattr(gan_class, "with_source")
+        data = self.real_data(PairedImageDataModule if paired else ImageDataModule)
         data.batch_size = c.gan_batch_size
         data.drop_last = True
         model = gan_class(num_classes=data.num_classes, channels=data.image_shape[0],
@@ -273,22 +276,24 @@ class Study:
         trainer.save_checkpoint(checkpoint)
         return model
 
-    # the referee: a classifier of the real subset for filtering and k-centre features
+    # the referee: a classifier of the real subset for filtering and k-centre features. It is
+    # the classic arm's classifier of the first architecture with seed data_seed, saved by that
+    # run (and trained the same way here when the plan holds no such run).
 
     def referee(self) -> ClassifierModule:
         if self._referee is None:
             c = self.config
             path = self.out / "referee.pt"
             real = self.real_data()
-            options, _ = c.training(c.classifiers[0])
+            options, max_steps = c.training(c.classifiers[0])
             model = ClassifierModule(architecture=c.classifiers[0], num_classes=real.num_classes,
                                      channels=real.image_shape[0], image_size=real.image_shape[1],
                                      classic_augment=c.classic_augment, seed=c.data_seed, **options)
             if path.is_file():
                 model.load_state_dict(torch.load(path, weights_only=True))
-            else:
+            else:  # the classic arm's run with seed data_seed, when the plan does not hold it
                 blend = SyntheticBlendDataModule(real, None, seed=c.data_seed)
-                self._trainer(c.referee_max_steps).fit(model, blend)
+                self._trainer(max_steps).fit(model, blend)
                 torch.save(model.state_dict(), path)
             self._referee = model.eval()
         return self._referee
@@ -304,7 +309,12 @@ class Study:
                 control = variant.diversity()
                 referee = self.referee() if control.needs_referee or control.selection == "kcenter" \
                     else None
-                bank = generate_bank(self.gan(variant), needed, control=control, referee=referee,
+                model = self.gan(variant)
+                if hasattr(model, "with_source"):  # DAGAN: each class from its real images
+                    real = self.real_data()
+                    real.setup()
+                    model = model.with_source(real.train_dataset)
+                bank = generate_bank(model, needed, control=control, referee=referee,
                                      seed=seed, progress=False)
                 save_bank(bank, path, meta={"variant": variant.name, "seed": seed})
             self._banks[key] = bank
@@ -334,6 +344,8 @@ class Study:
                                  classic_augment=classic, seed=run.seed, **options)
         trainer = self._trainer(max_steps)
         trainer.fit(model, data)
+        if (run.arm, run.classifier, run.seed) == ("classic", c.classifiers[0], c.data_seed):
+            torch.save(model.state_dict(), self.out / "referee.pt")
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()
         record = {**dataclasses.asdict(run), "run_id": run.run_id,

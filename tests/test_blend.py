@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import lightning as L
 import pytest
 import torch
 
@@ -260,3 +261,56 @@ def test_two_processes_see_disjoint_shares_of_the_blend(tmp_path):
     assert len(keys[0]) == len(keys[1]) == ranks[0]["per_rank"]
     synthetic = sum(row[1] for rank in ranks for row in rank["rows"])
     assert 0 < synthetic < len(keys[0]) + len(keys[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# fresh synthetic images every epoch
+
+
+class SyntheticRecorder(L.LightningModule):
+    """Remembers the pixel sums of the synthetic images of every epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(28 * 28, 10)
+        self.sums: dict[int, list[float]] = {}
+
+    def training_step(self, batch, batch_index):
+        images, labels, synthetic = batch
+        self.sums.setdefault(self.current_epoch, []).extend(
+            images[synthetic].flatten(1).sum(1).tolist())
+        return torch.nn.functional.cross_entropy(self.layer(images.flatten(1)), labels)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.01)
+
+
+def resampling_blend(**options) -> SyntheticBlendDataModule:
+    torch.manual_seed(0)  # the same generator weights every time
+    model = ConditionalGAN(num_classes=NUM_CLASSES, channels=1, image_size=28, **TINY_GAN)
+    real = ImageDataModule("digits", image_size=28, n_per_class=4, test_per_class=2,
+                           batch_size=10, drop_last=False)
+    return SyntheticBlendDataModule(real, model, ratio=0.5, seed=3, resample_every_epoch=True,
+                                    **options)
+
+
+def test_resampling_draws_new_images_of_the_same_counts_every_epoch(trainer_factory):
+    recorder = SyntheticRecorder()
+    trainer_factory(max_epochs=3, reload_dataloaders_every_n_epochs=1).fit(
+        recorder, resampling_blend())
+    epochs = [sorted(recorder.sums[e]) for e in range(3)]
+    assert all(len(sums) == 20 for sums in epochs)  # 2 per class, every epoch
+    assert epochs[0] != epochs[1] != epochs[2]
+
+    # the draw of an epoch is a function of (seed, epoch): a second fit sees the same images
+    again = SyntheticRecorder()
+    trainer_factory(max_epochs=2, reload_dataloaders_every_n_epochs=1).fit(
+        again, resampling_blend())
+    assert sorted(again.sums[1]) == epochs[1]
+
+
+def test_resampling_needs_reloading_loaders_and_a_generator(trainer_factory):
+    with pytest.raises(ValueError, match="reload_dataloaders_every_n_epochs=1"):
+        trainer_factory(max_epochs=1).fit(SyntheticRecorder(), resampling_blend())
+    with pytest.raises(ValueError, match="draws from a generator"):
+        SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.5, resample_every_epoch=True)

@@ -135,13 +135,18 @@ def test_k_center_selection_spreads_over_the_referee_features():
     assert float(values.diff().min()) > 0.3  # and nothing bunched
 
 
-def test_a_filter_that_rejects_everything_says_so():
-    always_zero = lambda n, label, generator: torch.full((n, 1, 4, 4), -0.5)  # noqa: E731
-    with pytest.raises(RuntimeError, match="kept only 0 of .* images of class 1"):
-        draw_class_bank(always_zero, 1, 5, DiversityControl(filter_misclassified=True),
-                        generator=torch.Generator(), referee=SignReferee(), max_rounds=3)
+def test_a_filter_that_rejects_everything_warns_and_keeps_the_most_class_like():
+    values = iter(torch.linspace(-0.9, -0.1, 30).tolist())  # all below 0: never class 1
+    sampler = lambda n, label, generator: torch.tensor(  # noqa: E731
+        [next(values) for _ in range(n)]).view(n, 1, 1, 1).expand(n, 1, 4, 4).clone()
+    with pytest.warns(UserWarning, match="accepted only 0 of 15 images of class 1"):
+        images = draw_class_bank(sampler, 1, 5, DiversityControl(filter_misclassified=True),
+                                 generator=torch.Generator(), referee=SignReferee(), max_rounds=3)
+    # the five closest to class 1 (the largest means) of the fifteen drawn
+    expected = torch.linspace(-0.9, -0.1, 30)[10:15]
+    assert torch.allclose(images[:, 0, 0, 0].sort().values, expected)
     with pytest.raises(ValueError, match="pass referee"):
-        draw_class_bank(always_zero, 1, 5, DiversityControl(filter_misclassified=True),
+        draw_class_bank(sampler, 1, 5, DiversityControl(filter_misclassified=True),
                         generator=torch.Generator())
 
 

@@ -7,6 +7,7 @@ import math
 
 import lightning as L
 import pytest
+import torch
 import yaml
 
 from ganaug.cli import main
@@ -24,7 +25,7 @@ TINY = dict(
     dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0, 1],
     modes=["augment", "replace"], ratios=[0.5], classic_augment="flip",
     variants=[Variant("plain"), Variant("spread", control=dict(pool_factor=2, selection="kcenter"))],
-    max_steps=3, batch_size=8, referee_max_steps=2,
+    max_steps=3, batch_size=8,
     gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10),
     gan_max_steps=4, gan_batch_size=8, accelerator="cpu",
 )
@@ -146,3 +147,14 @@ def test_the_quick_default_is_what_its_yaml_spells_out():
 
     spelled = StudyConfig.from_yaml(Path(__file__).parents[1] / "configs" / "study" / "mnist5k.yaml")
     assert spelled == StudyConfig.quick()
+
+
+def test_a_dagan_study_draws_each_class_from_its_real_images(tmp_path):
+    values = {**TINY, "seeds": [0], "modes": ["augment"], "variants": [{"name": "plain"}],
+              "gan_class": "ganaug.DAGAN", "gan_max_steps": 3,
+              "gan_options": dict(latent_dim=8, g_width=4, d_width=4, grid_size=4, d_steps=1)}
+    rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
+    assert {row["arm"] for row in rows} == {"real", "classic", "gan", "gan+classic"}
+    assert (tmp_path / "samples-gan-base.png").is_file()
+    bank = torch.load(tmp_path / "banks" / "plain-seed0.pt", weights_only=True)
+    assert torch.bincount(bank["labels"]).tolist() == [2] * 10  # r = 0.5 of 4 per class

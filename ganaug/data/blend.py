@@ -7,6 +7,9 @@ Two modes, both per class ``c`` with ``N_c`` real training images and ``k_c = fl
   the set keeps its size and class balance (``0 <= r <= 1``);
 - ``augment``: ``k_c`` synthetic images of class ``c`` are added (``r >= 0``; 1 doubles the set).
 
+Synthetic images come from a bank drawn once, or, with ``resample_every_epoch``, are drawn afresh
+from the generator at every epoch (seeded by ``(seed, epoch)``, so a resumed fit draws the same).
+
 Which real images leave and which synthetic images enter are drawn from ``seed``. Validation and
 test loaders are the real datamodule's, untouched. Each training item is ``(image, label,
 is_synthetic)`` so that a classifier can report accuracy on real and synthetic samples apart.
@@ -29,6 +32,7 @@ from ganaug.data.bank import bank_key, generate_bank, load_bank, save_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler, HorizontalFlipViews, ImageDataModule
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl
+from ganaug.seeding import step_seed
 
 __all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModule", "blend_counts"]
 
@@ -107,6 +111,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         diversity: DiversityControl | None = None,  # how a bank is drawn from a generator
         referee: nn.Module | None = None,  # real-data classifier for the diversity filters
         cache_dir: str | None = None,  # where banks drawn from checkpoints are kept
+        resample_every_epoch: bool = False,  # fresh synthetic images every epoch (generators only)
         batch_size: int | None = None,  # None = the real datamodule's
     ) -> None:
         super().__init__()
@@ -115,6 +120,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             raise ValueError(f"ratio={ratio} needs a synthetic source (a bank, a checkpoint or a model)")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
+        if resample_every_epoch and (isinstance(synthetic, LabelledImages) or (
+                isinstance(synthetic, (str, Path)) and Path(synthetic).suffix == ".pt")):
+            raise ValueError("resample_every_epoch draws from a generator: pass a GAN module or "
+                             "checkpoint, not a saved bank")
         self.real = real
         self.synthetic = synthetic
         self.mode = mode
@@ -123,6 +132,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.diversity = diversity or DiversityControl()
         self.referee = referee
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.resample_every_epoch = resample_every_epoch
+        self._real_kept: LabelledImages | None = None
+        self._loaded: object | None = None
+        self._drawn_epoch = 0
         self.batch_size = batch_size or real.batch_size
         self.train_dataset: BlendedImages | None = None
         self.synthetic_counts: Tensor | None = None  # per class, after setup
@@ -146,6 +159,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.real.setup(stage)
         real = self.real.train_dataset
         counts = blend_counts(real.class_counts(), self.ratio, self.mode)
+        self.synthetic_counts = counts
         rng = torch.Generator().manual_seed(self.seed)
 
         # real images that stay: all of them, or all but k_c per class in replace mode
@@ -154,18 +168,48 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             for label, k in enumerate(counts.tolist()):
                 members = torch.nonzero(real.labels == label).flatten()
                 keep[members[torch.randperm(len(members), generator=rng)[:k]]] = False
+        self._real_kept = real.subset(torch.nonzero(keep).flatten())
 
-        # synthetic images that enter: k_c per class, drawn from the bank
-        chosen = self._choose_synthetic(counts, rng) if int(counts.sum()) else None
-        images, labels = [real.images[keep]], [real.labels[keep]]
-        flags = [torch.zeros(int(keep.sum()), dtype=torch.bool)]
-        if chosen is not None:
-            images.append(chosen.images)
-            labels.append(chosen.labels)
-            flags.append(torch.ones(len(chosen), dtype=torch.bool))
-        self.synthetic_counts = counts
-        self.train_dataset = BlendedImages(torch.cat(images), torch.cat(labels), torch.cat(flags),
-                                           num_classes=real.num_classes, class_names=real.class_names)
+        # synthetic images that enter: k_c per class, from the bank or drawn for epoch 0
+        if not int(counts.sum()):
+            self.train_dataset = self._blend(None)
+        elif self.resample_every_epoch:
+            self._draw_for_epoch(0)
+        else:
+            self.train_dataset = self._blend(self._choose_synthetic(counts, rng))
+
+    def _blend(self, synthetic: LabelledImages | None) -> BlendedImages:
+        real = self._real_kept
+        images, labels = [real.images], [real.labels]
+        flags = [torch.zeros(len(real), dtype=torch.bool)]
+        if synthetic is not None:
+            images.append(synthetic.images)
+            labels.append(synthetic.labels)
+            flags.append(torch.ones(len(synthetic), dtype=torch.bool))
+        return BlendedImages(torch.cat(images), torch.cat(labels), torch.cat(flags),
+                             num_classes=real.num_classes, class_names=real.class_names)
+
+    def _draw_for_epoch(self, epoch: int) -> None:
+        """Fresh synthetic images for ``epoch``, drawn with a seed of ``(seed, epoch)``."""
+        counts = self.synthetic_counts
+        bank = generate_bank(self._generator(), counts.tolist(), control=self.diversity,
+                             referee=self.referee, seed=step_seed(self.seed, 0, epoch),
+                             progress=False)
+        self._check_bank(bank, counts)
+        self.train_dataset = self._blend(bank)
+        self._drawn_epoch = epoch
+
+    def _generator(self) -> object:
+        """The source as a class-conditional sampler (a checkpoint is loaded once)."""
+        if self._loaded is None:
+            source = self.synthetic
+            if isinstance(source, (str, Path)):
+                from ganaug.modules.loading import load_gan
+
+                source = load_gan(source)
+                self._check_model(source)
+            self._loaded = self._conditional(source)
+        return self._loaded
 
     def _choose_synthetic(self, counts: Tensor, rng: torch.Generator) -> LabelledImages:
         bank = self._bank(counts)
@@ -249,6 +293,15 @@ class SyntheticBlendDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             raise RuntimeError("the datamodule has no data yet: call setup() first")
+        if self.resample_every_epoch and int(self.synthetic_counts.sum()):
+            trainer = self.trainer
+            if trainer is not None and trainer.reload_dataloaders_every_n_epochs != 1:
+                raise ValueError(
+                    "resample_every_epoch needs the Trainer to ask for a new training loader "
+                    "every epoch: Trainer(reload_dataloaders_every_n_epochs=1)")
+            epoch = trainer.current_epoch if trainer is not None else 0
+            if epoch != self._drawn_epoch:
+                self._draw_for_epoch(epoch)
         dataset: Dataset = self.train_dataset
         views = 1
         if self.real.hflip:

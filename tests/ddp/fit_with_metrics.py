@@ -50,6 +50,9 @@ def main(out: Path) -> None:
                 "generator_ema": model.generator_ema.state_dict(), "world_size": trainer.world_size,
                 "parts": evaluate_part(trainer.global_rank)},
                out / f"rank{trainer.global_rank}.pt")
+    # leave together: a rank exiting while the other still talks to it can abort the process
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
