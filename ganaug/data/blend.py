@@ -26,10 +26,10 @@ from typing import Literal
 import lightning as L
 import torch
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ganaug.data.bank import bank_key, generate_bank, load_bank, save_bank
-from ganaug.data.datamodule import EpochSeededRandomSampler, HorizontalFlipViews, ImageDataModule
+from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, training_views
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.seeding import step_seed
@@ -302,10 +302,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             epoch = trainer.current_epoch if trainer is not None else 0
             if epoch != self._drawn_epoch:
                 self._draw_for_epoch(epoch)
-        dataset: Dataset = self.train_dataset
-        views = 1
-        if self.real.hflip:
-            dataset, views = HorizontalFlipViews(self.train_dataset), 2
+        dataset, views = training_views(self.train_dataset, self.real.hflip)
         sampler = self._sampler(len(self.train_dataset), views)
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.real.num_workers, drop_last=self.real.drop_last,

@@ -23,6 +23,7 @@ __all__ = [
     "HorizontalFlipViews",
     "ImageDataModule",
     "class_balanced_split",
+    "training_views",
 ]
 
 
@@ -77,6 +78,12 @@ class HorizontalFlipViews(Dataset):
         count = len(self.data)  # type: ignore[arg-type]
         image, *rest = self.data[index % count]
         return (image.flip(-1) if index >= count else image, *rest)
+
+
+def training_views(data: Dataset, hflip: bool) -> tuple[Dataset, int]:
+    """The dataset a training sampler draws from, and how many views of each item it holds:
+    ``data`` itself (1), or its plain and mirrored views (2) when ``hflip``."""
+    return (HorizontalFlipViews(data), 2) if hflip else (data, 1)
 
 
 class EpochSeededRandomSampler(Sampler[int]):
@@ -270,10 +277,7 @@ class ImageDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self._require_setup()
-        dataset: Dataset = self.train_dataset
-        views = 1
-        if self.hflip:
-            dataset, views = HorizontalFlipViews(self.train_dataset), 2
+        dataset, views = training_views(self.train_dataset, self.hflip)
         sampler = EpochSeededRandomSampler(len(self.train_dataset), seed=self.seed, num_views=views)
         return self._loader(dataset, sampler=sampler, drop_last=self.drop_last)
 

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
-from ganaug.data.datamodule import HorizontalFlipViews, ImageDataModule
+from ganaug.data.datamodule import ImageDataModule, training_views
 
 __all__ = ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches", "pair_within_batch"]
 
@@ -201,10 +201,7 @@ class PairedImageDataModule(ImageDataModule):
 
     def train_dataloader(self) -> DataLoader:
         self._require_setup()
-        dataset: Dataset = self.train_dataset
-        views = 1
-        if self.hflip:
-            dataset, views = HorizontalFlipViews(self.train_dataset), 2
+        dataset, views = training_views(self.train_dataset, self.hflip)
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         sampler = ClassPairSampler(self.train_dataset.labels, batch_size=self.batch_size,
