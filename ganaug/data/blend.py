@@ -192,19 +192,22 @@ class SyntheticBlendDataModule(L.LightningDataModule):
     def _draw_for_epoch(self, epoch: int) -> None:
         """Fresh synthetic images for ``epoch``, drawn with a seed of ``(seed, epoch)``."""
         counts = self.synthetic_counts
-        bank = generate_bank(self._generator(), counts.tolist(), control=self.diversity,
-                             referee=self.referee, seed=step_seed(self.seed, 0, epoch),
-                             progress=False)
+        bank = self._draw(counts, step_seed(self.seed, 0, epoch))
         self._check_bank(bank, counts)
         self.train_dataset = self._blend(bank)
         self._drawn_epoch = epoch
+
+    def _draw(self, counts: Tensor, seed: int) -> LabelledImages:
+        """``counts`` synthetic images per class from the generator, under the diversity control."""
+        return generate_bank(self._generator(), counts.tolist(), control=self.diversity,
+                             referee=self.referee, seed=seed, progress=False)
 
     def _generator(self) -> object:
         """The source as a class-conditional sampler (a checkpoint is loaded once)."""
         if self._loaded is None:
             source = self.synthetic
             if isinstance(source, (str, Path)):
-                from ganaug.modules.loading import load_gan
+                from ganaug.modules.loading import load_gan  # data never imports modules at load
 
                 source = load_gan(source)
                 self._check_model(source)
@@ -229,15 +232,11 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         if isinstance(source, (str, Path)):
             return self._bank_from_checkpoint(Path(source), counts)
         if isinstance(source, nn.Module) or hasattr(source, "sample"):
-            return generate_bank(self._conditional(source), counts.tolist(),
-                                 control=self.diversity, referee=self.referee, seed=self.seed,
-                                 progress=False)
+            return self._draw(counts, self.seed)
         raise ValueError(f"cannot use {type(source).__name__} as a synthetic source; pass a bank "
                          "(.pt), a checkpoint (.ckpt), a GAN module or LabelledImages")
 
     def _bank_from_checkpoint(self, checkpoint: Path, counts: Tensor) -> LabelledImages:
-        from ganaug.modules.loading import load_gan  # data does not import modules at load time
-
         cached = None
         if self.cache_dir is not None:
             key = bank_key(checkpoint, int(counts.max()), self.seed, self.diversity,
@@ -245,10 +244,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             cached = self.cache_dir / f"bank-{key}.pt"
             if cached.is_file():
                 return load_bank(cached)
-        model = load_gan(checkpoint)
-        self._check_model(model)
-        bank = generate_bank(self._conditional(model), counts.tolist(), control=self.diversity, referee=self.referee,
-                             seed=self.seed, progress=False)
+        bank = self._draw(counts, self.seed)
         if cached is not None:
             save_bank(bank, cached, meta={"checkpoint": str(checkpoint), "seed": self.seed})
         return bank
