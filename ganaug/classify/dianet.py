@@ -22,14 +22,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ganaug.classify.resnet import (
-    STAGES,
-    STEM_CHANNELS,
-    BasicBlock,
-    conv_bn,
-    init_resnet_weights,
-    make_stages,
-)
+from ganaug.classify.resnet import BasicBlock, ResNet
 
 __all__ = ["DIAUnit", "DIAStage", "DIANet", "dianet56"]
 
@@ -78,7 +71,7 @@ class DIAStage(nn.Module):
         return x
 
 
-class DIANet(nn.Module):
+class DIANet(ResNet):
     """DIA-ResNet for CIFAR-sized images: ``depth`` = 6n + 2 layers, one DIA unit per stage."""
 
     def __init__(
@@ -90,26 +83,13 @@ class DIANet(nn.Module):
         channels: int = 3,  # input image channels
         image_size: int = 32,  # input height = width; at least 4
     ) -> None:
-        super().__init__()
-        if image_size < 4:
-            raise ValueError(f"DIANet needs images of at least 4x4, got {image_size}")
-        self.stem = nn.Sequential(conv_bn(channels, STEM_CHANNELS, 3), nn.ReLU(inplace=True))
-        self.stages = nn.Sequential(*[
-            DIAStage(blocks, width, reduction)
-            for blocks, (width, _) in zip(make_stages(depth), STAGES)
-        ])
-        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.feature_dim = STAGES[-1][0]
-        self.head = nn.Linear(self.feature_dim, num_classes)
-        init_resnet_weights(self)
+        self.reduction = reduction  # read by build_stage, which ResNet's constructor calls
+        super().__init__(depth=depth, num_classes=num_classes, channels=channels,
+                         image_size=image_size)
 
-    def features(self, x: Tensor) -> Tensor:
-        """Pooled last-stage features (N, 64)."""
-        return self.pool(self.stages(self.stem(x)))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits (N, num_classes)."""
-        return self.head(self.features(x))
+    def build_stage(self, blocks: list[BasicBlock], width: int) -> nn.Module:
+        """The stage's blocks sharing one DIA unit."""
+        return DIAStage(blocks, width, self.reduction)
 
 
 def dianet56(*, num_classes: int = 10, channels: int = 3, image_size: int = 32) -> DIANet:

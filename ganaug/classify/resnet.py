@@ -91,14 +91,19 @@ class ResNet(nn.Module):
     ) -> None:
         super().__init__()
         if image_size < 4:
-            raise ValueError(f"ResNet needs images of at least 4x4, got {image_size}")
+            raise ValueError(f"{type(self).__name__} needs images of at least 4x4, got {image_size}")
         self.depth = depth
         self.stem = nn.Sequential(conv_bn(channels, STEM_CHANNELS, 3), nn.ReLU(inplace=True))
-        self.stages = nn.Sequential(*[nn.Sequential(*blocks) for blocks in make_stages(depth)])
+        self.stages = nn.Sequential(*[self.build_stage(blocks, width)
+                                      for blocks, (width, _) in zip(make_stages(depth), STAGES)])
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.feature_dim = STAGES[-1][0]
         self.head = nn.Linear(self.feature_dim, num_classes)
         init_resnet_weights(self)
+
+    def build_stage(self, blocks: list[BasicBlock], width: int) -> nn.Module:
+        """One stage from its basic blocks: run in sequence (DIANet adds shared attention)."""
+        return nn.Sequential(*blocks)
 
     def features(self, x: Tensor) -> Tensor:
         """Pooled last-stage features (N, 64)."""
