@@ -7,12 +7,15 @@
   with one sub-folder per class, plus an optional sample grid PNG.
 - ``ganaug evaluate``: checkpoint + dataset -> FID, IS, KID, precision / recall as a table with
   the protocol, and as JSON (:mod:`ganaug.metrics.evaluate`).
+- ``ganaug study``: the paired real / classic / GAN / GAN + classic study of :mod:`ganaug.study`,
+  from a YAML file (``configs/study/``) or the small default, with flags that override it.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from lightning.pytorch.cli import LightningCLI
 from ganaug.data import ImageDataModule
 from ganaug.modules import GANModule
 from ganaug.modules.loading import load_gan
+from ganaug.study import StudyConfig, copy_config, format_table, run_study
 
 __all__ = ["GANCLI", "main", "generate", "load_gan"]
 
@@ -180,13 +184,54 @@ def _evaluate_main(argv: list[str]) -> None:
         print(f"wrote {write_json(result, a.json)}")
 
 
-def _study_main(argv: list[str]) -> None:
-    from ganaug.study import study_main
+def _quiet_lightning() -> None:
+    """Keep the command's output to its progress bar and table: a study makes dozens of
+    Trainers, and each would print its hardware summary and tips."""
+    import logging
 
-    study_main(argv)
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the EMA G
 
 
-COMMANDS = {"fit": fit, "generate": _generate_main, "evaluate": _evaluate_main, "study": _study_main}
+def study_main(argv: list[str]) -> None:
+    """``ganaug study [--config FILE] [--out DIR] [overrides]``."""
+    parser = argparse.ArgumentParser(
+        prog="ganaug study",
+        description="Train a GAN on a few real images per class, then classifiers on real, "
+                    "classically augmented, synthetic-blended and both, paired by seed; write "
+                    "results.csv, summary.json, table.txt and PNG plots. With no options: the "
+                    "small MNIST-5k default (50 real images per class, the rest as test set).")
+    parser.add_argument("--config", help="a study YAML file (see configs/study/)")
+    parser.add_argument("--out", default="runs/study", help="study folder; rerun to resume")
+    parser.add_argument("--seeds", type=int, nargs="+")
+    parser.add_argument("--ratios", type=float, nargs="+")
+    parser.add_argument("--modes", nargs="+", choices=("replace", "augment"))
+    parser.add_argument("--classifiers", nargs="+")
+    parser.add_argument("--n-per-class", type=int)
+    parser.add_argument("--max-steps", type=int, help="classifier steps per run")
+    parser.add_argument("--gan-max-steps", type=int, help="GAN optimizer steps")
+    parser.add_argument("--gan-checkpoint", help="use this trained GAN instead of training one")
+    parser.add_argument("--root", help="dataset folder")
+    parser.add_argument("--accelerator", help="auto, cpu, gpu, ...")
+    args = parser.parse_args(argv)
+    _quiet_lightning()
+
+    config = StudyConfig.from_yaml(args.config) if args.config else StudyConfig.quick()
+    overrides = {name: getattr(args, name) for name in (
+        "seeds", "ratios", "modes", "classifiers", "n_per_class", "max_steps", "gan_max_steps",
+        "gan_checkpoint", "root", "accelerator") if getattr(args, name) is not None}
+    config = copy_config(config, **overrides)
+    started = time.perf_counter()
+    rows = run_study(config, args.out)
+    print(format_table(rows))
+    print(f"\nstudy folder: {args.out} (results.csv, summary.json, table.txt, *.png); "
+          f"{time.perf_counter() - started:.0f} s")
+
+
+COMMANDS = {"fit": fit, "generate": _generate_main, "evaluate": _evaluate_main, "study": study_main}
 
 
 def main(argv: list[str] | None = None) -> None:

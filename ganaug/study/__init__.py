@@ -1,0 +1,27 @@
+"""``ganaug study``: does synthetic data make a classifier better, at which ratio, with which control?
+
+The experiment follows the published CIFAR-10 replacement / augmentation study in form and adds
+what an honest comparison needs: every run is *paired* (the same real subset and the same seed
+across arms) and there are four arms,
+
+- ``real``: the real subset only;
+- ``classic``: the real subset with classic augmentation (flips, crops, rotations, affine maps);
+- ``gan``: the real subset blended with synthetic images (``replace`` or ``augment``, ratio r);
+- ``gan+classic``: the blend with classic augmentation on every sample, real or synthetic.
+
+The GAN is trained once per distinct GAN configuration on the same real subset the classifiers
+see (never on the test set). Synthetic banks are drawn per diversity variant and seed. Finished
+runs are recorded one JSON file each, so an interrupted study resumes where it stopped.
+Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``, ``table.txt``,
+and PNG plots (error vs ratio, per-class error, sample grids).
+"""
+
+from __future__ import annotations
+
+from ganaug.study.config import StudyConfig, Variant, copy_config
+from ganaug.study.plan import ARMS, Run, plan_runs
+from ganaug.study.report import format_table, summarize, write_results
+from ganaug.study.runner import Study, run_study
+
+__all__ = ["ARMS", "Run", "Study", "StudyConfig", "Variant", "copy_config", "format_table",
+           "plan_runs", "run_study", "summarize", "write_results"]

@@ -1,0 +1,133 @@
+"""What a study varies: :class:`StudyConfig`, the ways of making synthetic data it compares
+(:class:`Variant`), and :func:`copy_config` for validated changes."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganaug.diversity import DiversityControl
+
+__all__ = ["StudyConfig", "Variant", "copy_config"]
+
+
+@dataclass
+class Variant:
+    """One way of making synthetic data: a GAN configuration plus a sampling-time control."""
+
+    name: str = "plain"
+    gan_options: dict[str, Any] = field(default_factory=dict)  # overrides of the study's GAN options
+    control: dict[str, Any] = field(default_factory=dict)  # DiversityControl fields
+
+    def diversity(self) -> DiversityControl:
+        return DiversityControl(**self.control)
+
+
+@dataclass
+class StudyConfig:
+    """Everything a study varies; YAML files under ``configs/study_*.yaml`` set these fields."""
+
+    # real data: the subset every arm shares
+    dataset: str = "mnist5k"
+    root: str = "data"
+    n_per_class: int = 50  # real training images per class
+    test_per_class: int | None = None  # None = the official test split, or the rest of the pool
+    image_size: int | None = None
+    channels: int | None = None
+    data_seed: int = 0  # seeds the real subset; the same for every run, so runs are paired
+
+    # the grid
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    classifiers: list[str] = field(default_factory=lambda: ["small_cnn"])
+    modes: list[str] = field(default_factory=lambda: ["augment"])
+    ratios: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
+    variants: list[Variant] = field(default_factory=lambda: [Variant()])
+
+    # classifier training
+    classic_augment: str = "affine"  # the classic arm's policy (ganaug.classify.CLASSIC_POLICIES)
+    classifier_options: dict[str, Any] = field(default_factory=lambda: dict(
+        optimizer="adam", lr=1e-3, weight_decay=0.0, lr_milestones=[]))
+    max_steps: int = 1500  # classifier optimizer steps per run
+    batch_size: int = 64
+    per_classifier: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of
+    # classifier_options and max_steps for that classifier (the paper trains DIANet differently)
+
+    # the GAN
+    gan_class: str = "ganaug.ConditionalGAN"
+    gan_options: dict[str, Any] = field(default_factory=lambda: dict(
+        latent_dim=64, g_width=32, d_width=32, ema_decay=0.995, ema_start=200))
+    gan_max_steps: int = 2000  # optimizer steps (D and G alike, as Lightning counts)
+    gan_batch_size: int = 64
+    gan_checkpoint: str | None = None  # use this trained GAN instead of training one
+
+    # running
+    accelerator: str = "auto"
+
+    @classmethod
+    def quick(cls) -> StudyConfig:
+        """The small default that ``ganaug study`` runs with no options (under 10 minutes on two
+        CPU cores); ``configs/study/mnist5k.yaml`` spells out the same settings."""
+        return cls(ratios=[1.0], max_steps=1000, variants=[
+            Variant("filtered", control=dict(filter_misclassified=True))])
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown study options {sorted(unknown)}; known: {sorted(known)}")
+        values = dict(values)
+        if "variants" in values:
+            values["variants"] = [v if isinstance(v, Variant) else Variant(**v)
+                                  for v in values["variants"]]
+        config = cls(**values)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> StudyConfig:
+        import yaml
+
+        return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
+
+    def validate(self) -> None:
+        if not self.seeds:
+            raise ValueError("seeds must name at least one seed")
+        for mode in self.modes:
+            if mode not in ("replace", "augment"):
+                raise ValueError(f"modes must be 'replace' or 'augment', got {mode!r}")
+        for ratio in self.ratios:
+            if not (math.isfinite(ratio) and ratio > 0):
+                raise ValueError(f"ratios must be finite and > 0 (ratio 0 is the real arm), got {ratio}")
+            if "replace" in self.modes and ratio > 1:
+                raise ValueError(f"ratio {ratio} > 1 cannot be used with mode 'replace'")
+        unknown = set(self.per_classifier) - set(self.classifiers)
+        if unknown:
+            raise ValueError(f"per_classifier names {sorted(unknown)} that are not in classifiers")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        for variant in self.variants:
+            variant.diversity()  # validates the control
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def training(self, classifier: str) -> tuple[dict[str, Any], int]:
+        """The ClassifierModule options and step count of ``classifier``."""
+        overrides = dict(self.per_classifier.get(classifier, {}))
+        max_steps = int(overrides.pop("max_steps", self.max_steps))
+        return {**self.classifier_options, **overrides}, max_steps
+
+
+def copy_config(config: StudyConfig, **changes: Any) -> StudyConfig:
+    """A validated copy of ``config`` with ``changes``."""
+    changed = copy.deepcopy(config)
+    for name, value in changes.items():
+        setattr(changed, name, value)
+    changed.validate()
+    return changed
