@@ -164,6 +164,11 @@ def _evaluate_main(argv: list[str]) -> None:
     parser.add_argument("--cache-dir", default=None, help="reference cache (~/.cache/ganaug/metrics)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     parser.add_argument("--json", default=None, help="also write the result as JSON here")
+    parser.add_argument("--judge", default=None,
+                        help="a ClassifierModule checkpoint: also report class faithfulness (the "
+                             "share of each class's samples it assigns to that class)")
+    parser.add_argument("--judge-n-per-class", type=int, default=200,
+                        help="generated images per class for the faithfulness")
     a = parser.parse_args(argv)
     options = {}
     if a.extractor != "inception":
@@ -178,7 +183,8 @@ def _evaluate_main(argv: list[str]) -> None:
         extractor_options=options, metrics=tuple(m for m in a.metrics.split(",") if m),
         per_class=a.per_class, kid_subset_size=a.kid_subset_size, kid_subsets=a.kid_subsets,
         is_splits=a.is_splits, seed=a.seed, batch_size=a.batch_size, device=a.device,
-        cache_dir=a.cache_dir, use_cache=not a.no_cache)
+        cache_dir=a.cache_dir, use_cache=not a.no_cache, judge=a.judge,
+        judge_n_per_class=a.judge_n_per_class)
     print(result.table())
     if a.json:
         print(f"wrote {write_json(result, a.json)}")
@@ -194,6 +200,7 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the EMA G
+    warnings.filterwarnings("ignore", message=r".*validation_step. but have no .val_dataloader.*")
 
 
 def study_main(argv: list[str]) -> None:

@@ -251,3 +251,41 @@ def test_subclass_builds_its_own_network(trainer_factory):
     model = Linear(architecture="linear", num_classes=4, image_size=8, lr_milestones=())
     trainer_factory(max_steps=2).fit(model, DataLoader(random_set(n=8), batch_size=4))
     assert model.features(torch.zeros(2, 1, 8, 8)).shape == (2, 64)
+
+
+def test_recipe_losses_by_hand():
+    """Synthetic loss weight and soft labels from a teacher, against a direct computation."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    teacher = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 3))
+    images = torch.rand(4, 1, 28, 28) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 1])
+    synthetic = torch.tensor([False, True, False, True])
+    student_logits = torch.randn(4, 3)
+    ce = F.cross_entropy(student_logits, labels, reduction="none")
+
+    weighted = ClassifierModule(num_classes=3, synthetic_weight=0.25)
+    expected = (ce[0] + 0.25 * ce[1] + ce[2] + 0.25 * ce[3]) / 2.5
+    torch.testing.assert_close(weighted.training_loss(images, student_logits, labels, synthetic),
+                               expected)
+
+    t, a = 2.0, 0.3
+    p_teacher = F.softmax(teacher(images) / t, dim=1)
+    log_q = F.log_softmax(student_logits / t, dim=1)
+    kl = (p_teacher * (p_teacher.log() - log_q)).sum(1) * t * t
+    on_all = ClassifierModule(num_classes=3, distill_weight=a, distill_temperature=t, teacher=teacher)
+    torch.testing.assert_close(on_all.training_loss(images, student_logits, labels, synthetic),
+                               ((1 - a) * ce + a * kl).mean())
+    on_synthetic = ClassifierModule(num_classes=3, distill_weight=a, distill_temperature=t,
+                                    distill_on="synthetic", teacher=teacher)
+    mixed = torch.where(synthetic, (1 - a) * ce + a * kl, ce)
+    torch.testing.assert_close(on_synthetic.training_loss(images, student_logits, labels, synthetic),
+                               mixed.mean())
+    # the teacher is not part of the module: not trained, not saved
+    assert not any(key.startswith("_teacher") for key in on_all.state_dict())
+    assert all(p.requires_grad is False for p in teacher.parameters())
+    with pytest.raises(ValueError, match="needs a teacher"):
+        ClassifierModule(num_classes=3, distill_weight=0.5)
+    with pytest.raises(ValueError, match="synthetic_weight"):
+        ClassifierModule(num_classes=3, synthetic_weight=-1.0)

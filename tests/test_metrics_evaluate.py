@@ -63,3 +63,29 @@ def test_evaluate_command_rejects_a_metric_it_does_not_know(checkpoint, tmp_path
     with pytest.raises(ValueError, match="subset of"):
         main(["evaluate", str(path), "--dataset", "digits", "--n-per-class", "4", "--extractor", str(script),
               "--input", "float", "--native-channels", "--metrics", "fid,fd_dinov2", "--no-cache"])
+
+
+def test_evaluate_measures_faithfulness_with_a_judge_checkpoint(checkpoint, tmp_path):
+    from conftest import make_trainer
+    from torch.utils.data import DataLoader
+
+    from ganaug.classify import ClassifierModule
+    from ganaug.metrics.evaluate import evaluate_checkpoint
+    from ganaug.metrics.faithfulness import generator_faithfulness
+
+    path, _, model = checkpoint
+    data = tiny_digits()
+    data.setup("fit")
+    judge = ClassifierModule(architecture="small_cnn", num_classes=10, image_size=28, seed=0)
+    trainer = make_trainer(tmp_path, max_steps=2)
+    trainer.fit(judge, DataLoader(data.train_dataset, batch_size=8))
+    trainer.save_checkpoint(tmp_path / "judge.ckpt")
+    result = evaluate_checkpoint(path, dataset="digits", n_per_class=4, test_per_class=2,
+                                 metrics=(), judge=str(tmp_path / "judge.ckpt"),
+                                 judge_n_per_class=3, seed=5)
+    model.eval()
+    expected = generator_faithfulness(model, judge.network.eval(), n_per_class=3, seed=5)
+    assert result.values["faithfulness_mean"] == pytest.approx(expected.mean)
+    assert result.values["faithfulness_worst"] == pytest.approx(expected.worst)
+    assert result.counts["faithfulness"] == {"generated": 30}
+    assert "faithfulness_mean" in result.table()

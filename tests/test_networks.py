@@ -67,3 +67,39 @@ def test_bad_inputs():
     d = DCGANDiscriminator(channels=1, image_size=28, width=8)
     with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
         d(torch.randn(2, 3, 28, 28))
+
+
+def test_cbn_generator_conditions_every_layer_through_batch_norm():
+    from ganaug.nn import ConditionalBatchNorm2d
+
+    g = DCGANGenerator(latent_dim=8, num_classes=3, image_size=28, width=8, conditioning="cbn")
+    assert g.embed is None and g.stem[0].in_features == 8  # the label is not concatenated to z
+    norms = [m for m in g.modules() if isinstance(m, ConditionalBatchNorm2d)]
+    assert len(norms) == len(ARCHITECTURES[28][1]) and all(n.num_classes == 3 for n in norms)
+    g.eval()
+    z = torch.randn(1, 8).repeat(3, 1)
+    x = g(z, torch.tensor([0, 1, 2]))
+    assert x.shape == (3, 1, 28, 28)
+    assert not torch.allclose(x[0], x[1]) and not torch.allclose(x[1], x[2])
+    # a class's output depends only on that class's gains: changing class 2's leaves 0 and 1 alone
+    with torch.no_grad():
+        norms[0].gain.weight[2] += 1.0
+    y = g(z, torch.tensor([0, 1, 2]))
+    torch.testing.assert_close(y[:2], x[:2])
+    assert not torch.allclose(y[2], x[2])
+    with pytest.raises(ValueError, match="'concat' or 'cbn'"):
+        DCGANGenerator(conditioning="projection")
+
+
+def test_auxiliary_classifier_is_a_linear_map_of_the_pooled_features():
+    d = DCGANDiscriminator(num_classes=4, image_size=28, width=8, auxiliary_classifier=True).eval()
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 3, 1])
+    logits, class_logits = d(x, y, with_class_logits=True)
+    features = d.blocks(d.stem(x)).sum(dim=(2, 3))
+    torch.testing.assert_close(logits, d(x, y))
+    torch.testing.assert_close(class_logits, d.classifier(features))
+    assert class_logits.shape == (3, 4)
+    with pytest.raises(ValueError, match="no auxiliary classifier"):
+        DCGANDiscriminator(num_classes=4, image_size=28, width=8)(x, y, with_class_logits=True)
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        DCGANDiscriminator(num_classes=0, image_size=28, width=8, auxiliary_classifier=True)

@@ -12,10 +12,12 @@ import yaml
 
 from ganaug.cli import main
 from ganaug.study import (
+    Recipe,
     Run,
     StudyConfig,
     Variant,
     format_table,
+    paired_interval,
     plan_runs,
     run_study,
     summarize,
@@ -27,64 +29,135 @@ TINY = dict(
     variants=[Variant("plain"), Variant("spread", control=dict(pool_factor=2, selection="kcenter"))],
     max_steps=3, batch_size=8,
     gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10),
-    gan_max_steps=4, gan_batch_size=8, accelerator="cpu",
+    gan_max_steps=4, gan_batch_size=8, accelerator="cpu", judge_per_class=5,
 )
 
 
 def test_plan_pairs_every_gan_run_with_real_and_classic_runs():
     config = StudyConfig.from_dict(TINY)
     runs = plan_runs(config)
-    # per seed: real, classic, then 2 variants x 2 modes x 1 ratio x 2 arms
-    assert len(runs) == 2 * (2 + 2 * 2 * 1 * 2)
+    # per seed: real, classic, then 2 variants x (2 modes x 1 ratio x 2 arms + 1 synthetic-only)
+    assert len(runs) == 2 * (2 + 2 * (2 * 1 * 2 + 1))
     assert len({run.run_id for run in runs}) == len(runs)
     for run in runs:
         assert Run("real", run.classifier, run.seed) in runs
         assert Run("classic", run.classifier, run.seed) in runs
+    synthetic = [run for run in runs if run.arm == "synthetic"]
+    assert {(run.mode, run.ratio) for run in synthetic} == {("replace", 1.0)}
 
 
-def record(arm, seed, error, variant="", mode="", ratio=0.0, class_errors=(1.0, 3.0)):
+def test_recipes_add_gan_runs_and_a_control_only_when_real_images_learn_differently():
+    recipes = [Recipe("kd", dict(distill_weight=0.5)),
+               Recipe("kd_syn", dict(distill_weight=0.5, distill_on="synthetic")),
+               Recipe("w", dict(synthetic_weight=0.5))]
+    config = StudyConfig.from_dict({**TINY, "seeds": [0], "modes": ["augment"],
+                                    "variants": [Variant("plain")], "recipes": recipes,
+                                    "gan_arms": ["gan+classic"], "cas": False})
+    runs = plan_runs(config)
+    assert [r.run_id for r in runs] == [
+        "small_cnn-real-seed0", "small_cnn-classic-seed0", "small_cnn-classic-kd-seed0",
+        "small_cnn-gan_classic-plain-augment-r0.5-seed0",
+        "small_cnn-gan_classic-plain-augment-r0.5-kd-seed0",
+        "small_cnn-gan_classic-plain-augment-r0.5-kd_syn-seed0",
+        "small_cnn-gan_classic-plain-augment-r0.5-w-seed0"]
+    with pytest.raises(ValueError, match="sets \\['lr'\\]"):
+        StudyConfig.from_dict({**TINY, "recipes": [dict(name="x", options=dict(lr=1.0))]})
+
+
+def record(arm, seed, error, variant="", mode="", ratio=0.0, class_errors=(1.0, 3.0), recipe="",
+           faithful=None):
     return dict(arm=arm, classifier="small_cnn", seed=seed, variant=variant, mode=mode,
-                ratio=ratio, test_error=error, class_errors=list(class_errors))
+                ratio=ratio, recipe=recipe, test_error=error, class_errors=list(class_errors),
+                faithfulness_mean=faithful and faithful[0], faithfulness_worst=faithful and faithful[1])
 
 
-def test_summary_means_spreads_and_paired_differences_by_hand():
+def test_paired_interval_by_hand():
+    # differences -1, -2, -6: mean -3, sample sd sqrt(7), t(0.975, 2) = 4.302653 (tables)
+    result = paired_interval([-1.0, -2.0, -6.0])
+    half = 4.302653 * math.sqrt(7) / math.sqrt(3)
+    assert result["mean"] == pytest.approx(-3.0)
+    assert result["low"] == pytest.approx(-3.0 - half, rel=1e-6)
+    assert result["high"] == pytest.approx(-3.0 + half, rel=1e-6)
+    assert result["significant"] == 0.0  # [-9.57, 3.57] holds zero
+    tight = paired_interval([-1.0, -1.1, -0.9, -1.0, -1.0])  # t(0.975, 4) = 2.776445
+    assert tight["high"] == pytest.approx(-1.0 + 2.776445 * math.sqrt(0.005) / math.sqrt(5), rel=1e-6)
+    assert tight["significant"] == 1.0
+    single = paired_interval([2.0])
+    assert single["mean"] == 2.0 and math.isnan(single["low"]) and single["significant"] == 0.0
+
+
+def test_summary_means_spreads_paired_intervals_faithfulness_and_cas_by_hand():
     records = [
-        record("real", 0, 10.0), record("real", 1, 12.0),
-        record("classic", 0, 6.0), record("classic", 1, 8.0),
-        record("gan", 0, 9.0, "plain", "augment", 1.0, class_errors=(2.0, 4.0)),
-        record("gan", 1, 9.0, "plain", "augment", 1.0, class_errors=(4.0, 6.0)),
+        record("real", 0, 10.0), record("real", 1, 12.0), record("real", 2, 11.0),
+        record("classic", 0, 6.0), record("classic", 1, 8.0), record("classic", 2, 7.0),
+        record("classic", 0, 5.0, recipe="kd"), record("classic", 1, 8.0, recipe="kd"),
+        record("classic", 2, 5.0, recipe="kd"),
+        record("gan", 0, 9.0, "plain", "augment", 1.0, class_errors=(2.0, 4.0), faithful=(0.9, 0.8)),
+        record("gan", 1, 9.0, "plain", "augment", 1.0, class_errors=(4.0, 6.0), faithful=(0.95, 0.7)),
+        record("gan", 2, 9.0, "plain", "augment", 1.0, class_errors=(3.0, 5.0), faithful=(1.0, 0.9)),
         record("gan+classic", 0, 5.0, "plain", "augment", 1.0),
-        record("gan+classic", 1, 8.0, "plain", "augment", 1.0),
+        record("gan+classic", 1, 7.0, "plain", "augment", 1.0),
+        record("gan+classic", 2, 6.0, "plain", "augment", 1.0),
+        record("gan+classic", 0, 4.0, "plain", "augment", 1.0, recipe="kd"),
+        record("gan+classic", 1, 7.0, "plain", "augment", 1.0, recipe="kd"),
+        record("gan+classic", 2, 4.0, "plain", "augment", 1.0, recipe="kd"),
+        record("synthetic", 0, 28.0, "plain", "replace", 1.0),
+        record("synthetic", 1, 34.0, "plain", "replace", 1.0),
+        record("synthetic", 2, 20.0, "plain", "replace", 1.0),
     ]
-    rows = {row["arm"]: row for row in summarize(records)}
-    assert rows["real"]["error_mean"] == 11.0
-    assert rows["real"]["error_std"] == pytest.approx(math.sqrt(2))  # sample std of 10, 12
-    gan = rows["gan"]
-    # paired differences with real: 9 - 10 = -1 and 9 - 12 = -3
-    assert gan["vs_real_mean"] == pytest.approx(-2.0)
-    assert gan["vs_real_std"] == pytest.approx(math.sqrt(2))
-    assert gan["vs_real_relative"] == pytest.approx(-2.0 / 11.0)
+    rows = {(row["arm"], row["recipe"]): row for row in summarize(records)}
+    real = rows[("real", "")]
+    assert real["error_mean"] == 11.0 and real["error_std"] == pytest.approx(1.0)
+    assert "vs_control" not in real
+    # the best arm without synthetic images is classic + kd (mean 6.0 < classic's 7.0)
+    best = rows[("classic", "kd")]
+    assert best.get("best_real") and "vs_best_real" not in best
+    t2 = 4.302653
+    gan = rows[("gan", "")]
+    # vs its control (real): 9 - 10, 9 - 12, 9 - 11 = -1, -3, -2: mean -2, sd 1
+    assert gan["vs_control"]["mean"] == pytest.approx(-2.0)
+    assert gan["vs_control"]["low"] == pytest.approx(-2.0 - t2 / math.sqrt(3), rel=1e-6)
+    assert gan["vs_control"]["relative"] == pytest.approx(-2.0 / 11.0)
+    # vs the best real-only arm (classic + kd): 4, 1, 4
+    assert gan["vs_best_real"]["mean"] == pytest.approx(3.0)
     assert gan["class_error_mean"] == [3.0, 5.0]
-    both = rows["gan+classic"]
-    # paired with classic: 5 - 6 = -1 and 8 - 8 = 0
-    assert both["vs_classic_mean"] == pytest.approx(-0.5)
-    assert both["vs_classic_relative"] == pytest.approx(-0.5 / 7.0)
-    assert "vs_real_mean" not in rows["real"] and "vs_classic_mean" not in rows["classic"]
+    assert gan["faithfulness_mean"] == pytest.approx(0.95)
+    assert gan["faithfulness_worst"] == pytest.approx(0.7)  # the worst bank's worst class
+    # CAS: accuracy of synthetic-only over real-only, paired: 72/90, 66/88, 80/89
+    assert gan["cas"] == pytest.approx((72 / 90 + 66 / 88 + 80 / 89) / 3)
+    # gan+classic with the recipe is credited against the recipe's own control: -1, -1, -1
+    recipe_row = rows[("gan+classic", "kd")]
+    assert recipe_row["vs_control"]["mean"] == pytest.approx(-1.0)
+    # no spread: the interval shrinks to the point -1, which excludes zero
+    assert recipe_row["vs_control"]["low"] == recipe_row["vs_control"]["high"] == -1.0
+    # plain gan+classic against classic: -1, -1, -1
+    assert rows[("gan+classic", "")]["vs_control"]["mean"] == pytest.approx(-1.0)
     table = format_table(summarize(records))
-    assert "11.00 ± 1.41" in table and "-2.00 (-18%)" in table
+    assert "11.00 ± 1.00" in table and "(best real-only)" in table
+    # [-4.48, +0.48] holds zero: no mark; the recipe's [-1, -1] does not: marked
+    assert f"-2.00 [{-2 - t2 / math.sqrt(3):+.2f}, {-2 + t2 / math.sqrt(3):+.2f}] " in table
+    assert "-1.00 [-1.00, -1.00]*" in table
 
 
 def test_a_study_runs_writes_its_outputs_and_resumes(tmp_path, monkeypatch):
     config = StudyConfig.from_dict(TINY)
     rows = run_study(config, tmp_path, progress=False)
-    assert len(rows) == 2 + 2 * 2 * 2  # real, classic, and (variant, mode, arm)
+    assert len(rows) == 2 + 2 * (2 * 2 + 1)  # real, classic, and (variant, mode, arm) + synthetic
     runs = plan_runs(config)
     assert sorted(p.stem for p in (tmp_path / "runs").glob("*.json")) == sorted(r.run_id for r in runs)
     for name in ("results.csv", "summary.json", "table.txt", "samples-gan-base.png",
                  "error_vs_ratio-small_cnn-augment.png", "error_vs_ratio-small_cnn-replace.png",
-                 "class_errors-small_cnn.png", "referee.pt", "gan-base/gan.ckpt"):
+                 "class_errors-small_cnn.png", "teachers/small_cnn-seed0.pt",
+                 "teachers/small_cnn-seed1.pt", "judge.pt", "judge.json", "gan-base/gan.ckpt",
+                 "banks/plain-seed0.faithfulness.json"):
         assert (tmp_path / name).is_file(), name
     assert len((tmp_path / "results.csv").read_text().splitlines()) == 1 + len(runs)
+    for row in rows:
+        if row["arm"] in ("gan", "gan+classic", "synthetic"):
+            assert 0 <= row["faithfulness_worst"] <= row["faithfulness_mean"] <= 1
+            assert row["cas"] > 0
+    judge = json.loads((tmp_path / "judge.json").read_text())
+    assert 0 <= judge["test_accuracy"] <= 1
 
     # the blends hold exactly the planned synthetic counts: 4 real per class, r = 0.5 -> 2
     for path in (tmp_path / "runs").glob("*-r0.5-*.json"):
@@ -107,6 +180,21 @@ def test_a_study_runs_writes_its_outputs_and_resumes(tmp_path, monkeypatch):
     run_study(config, tmp_path, progress=False)
     assert missing.is_file()
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in others.items())
+
+
+def test_the_same_study_twice_writes_the_same_results(tmp_path):
+    values = {**TINY, "seeds": [0], "modes": ["augment"], "variants": [{"name": "plain"}],
+              "recipes": [dict(name="kd", options=dict(distill_weight=0.5))],
+              "gan_selection": dict(every_n_iterations=1, n_per_class=2)}
+    config = StudyConfig.from_dict(values)
+    run_study(config, tmp_path / "a", progress=False)
+    run_study(config, tmp_path / "b", progress=False)
+    first = (tmp_path / "a" / "results.csv").read_text()
+    assert first == (tmp_path / "b" / "results.csv").read_text()
+    assert "classic-kd-seed0" in first and "gan_classic-plain-augment-r0.5-kd-seed0" in first
+    selection = json.loads((tmp_path / "a" / "gan-base" / "selection.json").read_text())
+    assert selection["best_iteration"] in [row["iteration"] for row in selection["history"]]
+    assert all(0 <= row["judge_worst"] <= row["judge_mean"] <= 1 for row in selection["history"])
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -154,7 +242,8 @@ def test_a_dagan_study_draws_each_class_from_its_real_images(tmp_path):
               "gan_class": "ganaug.DAGAN", "gan_max_steps": 3,
               "gan_options": dict(latent_dim=8, g_width=4, d_width=4, grid_size=4, d_steps=1)}
     rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
-    assert {row["arm"] for row in rows} == {"real", "classic", "gan", "gan+classic"}
+    assert {row["arm"] for row in rows} == {"real", "classic", "gan", "gan+classic", "synthetic"}
     assert (tmp_path / "samples-gan-base.png").is_file()
     bank = torch.load(tmp_path / "banks" / "plain-seed0.pt", weights_only=True)
-    assert torch.bincount(bank["labels"]).tolist() == [2] * 10  # r = 0.5 of 4 per class
+    # the bank holds what the largest need asks: the synthetic-only (CAS) run's 4 per class
+    assert torch.bincount(bank["labels"]).tolist() == [4] * 10

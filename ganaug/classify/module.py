@@ -20,6 +20,18 @@ Counts are summed across processes by torchmetrics, so the numbers are those of 
 evaluation set under DDP, provided every sample is seen once: Lightning's DistributedSampler pads
 the last batch with repeated samples when the set size is not a multiple of the process count.
 
+Training recipes for synthetic images (He et al., ICLR 2023, "Is synthetic data from generative
+models ready for image recognition?", https://arxiv.org/abs/2210.07574):
+
+- ``synthetic_weight``: the loss of a synthetic sample counts this much against a real one's 1
+  (the batch loss is the weighted mean);
+- ``distill_weight`` / ``distill_temperature`` with a ``teacher`` classifier: the loss mixes the
+  hard label's cross-entropy with the teacher's soft labels,
+  ``(1 - a) * CE(y) + a * T^2 * KL(softmax(teacher / T) || softmax(student / T))`` (Hinton et
+  al. 2015), on every sample or on the synthetic ones only (``distill_on``). A recipe that changes
+  the loss needs a control run with the same recipe on real images only, or its gain cannot be
+  told from distillation (the study runs one).
+
 Learning-rate milestones are fractions of ``trainer.estimated_stepping_batches``; the rate is
 divided by ``lr_gamma`` at each. Randomness: the network is initialised from ``seed`` alone
 (independent of the global RNG), and the classic augmentation of step ``k`` on rank ``r`` is drawn
@@ -30,7 +42,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -70,10 +82,18 @@ class ClassifierModule(L.LightningModule):
         lr_gamma: float = 10.0,  # divide the learning rate by this at each milestone
         classic_augment: str = "none",  # a key of CLASSIC_POLICIES, applied in training only
         seed: int = 0,  # network initialisation and augmentation draws
+        synthetic_weight: float = 1.0,  # loss weight of a synthetic sample (a real one has 1)
+        distill_weight: float = 0.0,  # a: share of the teacher's soft labels in the loss; 0 = off
+        distill_temperature: float = 4.0,  # T of the soft labels
+        distill_on: Literal["all", "synthetic"] = "all",  # which samples get soft labels
+        teacher: nn.Module | None = None,  # frozen classifier giving soft labels (not saved)
     ) -> None:
         super().__init__()
         self._validate(locals())
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["teacher"])
+        # The teacher is kept out of the module's children: it is never trained, saved in a
+        # checkpoint or counted among the parameters; training moves it to the device.
+        self._teacher = [teacher.eval().requires_grad_(False)] if teacher is not None else []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.network = self.build_network()
@@ -107,6 +127,17 @@ class ClassifierModule(L.LightningModule):
             raise ValueError(f"lr_gamma must be positive, got {options['lr_gamma']}")
         if options["num_classes"] < 2:
             raise ValueError(f"num_classes must be at least 2, got {options['num_classes']}")
+        if not (math.isfinite(options["synthetic_weight"]) and options["synthetic_weight"] >= 0):
+            raise ValueError(f"synthetic_weight must be a number >= 0, got {options['synthetic_weight']}")
+        if not 0 <= options["distill_weight"] <= 1:
+            raise ValueError(f"distill_weight must be in [0, 1], got {options['distill_weight']}")
+        if not options["distill_temperature"] > 0:
+            raise ValueError(f"distill_temperature must be > 0, got {options['distill_temperature']}")
+        if options["distill_on"] not in ("all", "synthetic"):
+            raise ValueError(f"distill_on must be 'all' or 'synthetic', got {options['distill_on']!r}")
+        if options["distill_weight"] > 0 and options["teacher"] is None:
+            raise ValueError("distill_weight > 0 needs a teacher: pass teacher=<a trained classifier "
+                             "of the same classes>, e.g. the classic-augmentation run's network")
 
     @classmethod
     def from_protocol(cls, name: str, *, num_classes: int = 10, channels: int = 3,
@@ -148,12 +179,34 @@ class ClassifierModule(L.LightningModule):
                 step_seed(self.hparams.seed, self.global_rank, self.global_step, _AUGMENT_STREAM))
             images = self.augment(images, rng)
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
+        loss = self.training_loss(images, logits, labels, synthetic)
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=len(labels), sync_dist=True)
         groups = synthetic.long() if synthetic is not None else torch.zeros_like(labels)
         self.train_accuracy.update(logits.argmax(dim=1) == labels, groups)
         return loss
+
+    def training_loss(self, images: Tensor, logits: Tensor, labels: Tensor,
+                      synthetic: Tensor | None) -> Tensor:
+        """Cross-entropy, mixed with the teacher's soft labels and weighted by the sample's
+        source as the recipe options say; with the defaults, plain cross-entropy."""
+        hp = self.hparams
+        per_sample = F.cross_entropy(logits, labels, reduction="none")
+        if hp.distill_weight > 0:
+            with torch.no_grad():
+                teacher = self._teacher[0].to(images.device)(images)
+            t = hp.distill_temperature
+            soft = F.kl_div(F.log_softmax(logits / t, dim=1), F.log_softmax(teacher / t, dim=1),
+                            reduction="none", log_target=True).sum(dim=1) * t * t
+            mixed = (1 - hp.distill_weight) * per_sample + hp.distill_weight * soft
+            if hp.distill_on == "synthetic":
+                on = synthetic if synthetic is not None else torch.zeros_like(labels, dtype=torch.bool)
+                mixed = torch.where(on, mixed, per_sample)
+            per_sample = mixed
+        if synthetic is None or hp.synthetic_weight == 1.0:
+            return per_sample.mean()
+        weights = torch.where(synthetic, hp.synthetic_weight, 1.0).to(per_sample.dtype)
+        return (weights * per_sample).sum() / weights.sum().clamp(min=1e-12)
 
     def on_train_epoch_end(self) -> None:
         correct, total = (t.double() for t in self.train_accuracy.compute())

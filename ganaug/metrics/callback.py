@@ -1,4 +1,5 @@
-"""``GenerativeMetrics``: FID, IS, KID, precision and recall of the EMA generator during training.
+"""``GenerativeMetrics``: FID, IS, KID, precision / recall and class faithfulness of the EMA
+generator during training.
 
 Every ``every_n_epochs`` epochs, at the end of the training epoch (never inside
 ``training_step``, where metric memory grows: torchmetrics #1959), each process samples its share
@@ -13,6 +14,11 @@ The real side is a reference of the datamodule's ``reference_split`` computed on
 ``DistributedSampler`` shard. The feature extractor lives in the callback, not in the
 LightningModule, and the callback's checkpoint state is empty, so checkpoints never carry
 Inception weights.
+
+With a ``judge`` classifier the callback also logs the class faithfulness of the same samples
+(:mod:`ganaug.metrics.faithfulness`): ``faithfulness_mean``, ``faithfulness_worst`` and
+``faithfulness/class_k``. ``metrics=()`` with a judge measures faithfulness alone, without any
+feature extractor.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from torch import Tensor, nn
 
 from ganaug.metrics.evaluator import METRICS, EvaluationResult, GenerativeEvaluator
 from ganaug.metrics.extractors import FeatureExtractor, build_extractor
+from ganaug.metrics.faithfulness import ClassFaithfulness
 from ganaug.metrics.reference import load_or_compute_reference
 
 __all__ = ["GenerativeMetrics", "generated_batches"]
@@ -86,6 +93,7 @@ class GenerativeMetrics(L.Callback):
         is_splits: int = 10,  # Inception Score splits
         seed: int = 0,  # noise seed: rank r draws from (seed, r), the same at every evaluation
         prefix: str = "",  # prepended to every logged name, e.g. "val/"
+        judge: nn.Module | None = None,  # classifier for class faithfulness; None = not measured
     ) -> None:
         super().__init__()
         if every_n_epochs < 1 or n_samples < 2 or batch_size < 1:
@@ -98,6 +106,9 @@ class GenerativeMetrics(L.Callback):
         self.metrics = tuple(metrics) + (("class_fid",) if per_class else ())
         if not set(self.metrics) <= set(METRICS):
             raise ValueError(f"metrics must be a subset of {METRICS}, got {tuple(metrics)}")
+        if not self.metrics and judge is None:
+            raise ValueError("nothing to measure: give metrics, a judge, or both")
+        self.judge = judge.eval().requires_grad_(False) if judge is not None else None
         self.reference_split = reference_split
         self.cache_dir = cache_dir
         self.use_cache = use_cache
@@ -124,12 +135,31 @@ class GenerativeMetrics(L.Callback):
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> EvaluationResult:
         """Sample this rank's share, update, and compute the metrics over all processes."""
-        evaluator = self._evaluator(trainer, pl_module)
-        evaluator.reset()
+        evaluator = self._evaluator(trainer, pl_module) if self.metrics else None
+        faithfulness = self._faithfulness(pl_module)
+        if evaluator is not None:
+            evaluator.reset()
         for images, labels in self.sample_shard(pl_module, trainer.global_rank, trainer.world_size):
-            evaluator.update(images, real=False, labels=labels)
-        self.last_result = evaluator.compute()
+            if evaluator is not None:
+                evaluator.update(images, real=False, labels=labels)
+            if faithfulness is not None:
+                faithfulness.update(self.judge(images), labels)
+        result = evaluator.compute() if evaluator is not None else \
+            EvaluationResult(values={}, counts={}, extractor={})
+        if faithfulness is not None:
+            faithful = faithfulness.result()
+            result.values.update(faithful.log_values())
+            result.counts["faithfulness"] = {"generated": sum(faithful.samples_per_class)}
+        self.last_result = result
         return self.last_result
+
+    def _faithfulness(self, pl_module: L.LightningModule) -> ClassFaithfulness | None:
+        if self.judge is None:
+            return None
+        if pl_module.num_classes < 2:
+            raise ValueError("class faithfulness needs a conditional model (num_classes >= 2)")
+        self.judge.to(pl_module.device)
+        return ClassFaithfulness(pl_module.num_classes).to(pl_module.device)
 
     def sample_shard(self, pl_module: L.LightningModule, rank: int,
                      world_size: int) -> Iterator[tuple[Tensor, Tensor | None]]:

@@ -18,6 +18,7 @@ from torch import nn
 from ganaug.metrics.callback import generated_batches
 from ganaug.metrics.evaluator import EvaluationResult, GenerativeEvaluator
 from ganaug.metrics.extractors import build_extractor
+from ganaug.metrics.faithfulness import generator_faithfulness
 from ganaug.metrics.reference import load_or_compute_reference
 
 __all__ = ["evaluate_checkpoint", "write_json"]
@@ -47,8 +48,16 @@ def evaluate_checkpoint(
     device: str = "cpu",
     cache_dir: str | None = None,
     use_cache: bool = True,
+    judge: str | Path | nn.Module | None = None,  # classifier (module or ClassifierModule
+    # checkpoint) for class faithfulness; None = not measured
+    judge_n_per_class: int = 200,  # generated images per class for the faithfulness
 ) -> EvaluationResult:
-    """Evaluate the EMA generator of ``checkpoint`` against a split of ``dataset``."""
+    """Evaluate the EMA generator of ``checkpoint`` against a split of ``dataset``.
+
+    With ``judge`` the result also holds the class faithfulness of ``judge_n_per_class`` fresh
+    images per class (``faithfulness_mean``, ``faithfulness_worst``, ``faithfulness/class_k``);
+    ``metrics=()`` measures it alone.
+    """
     from ganaug.data import ImageDataModule
     from ganaug.modules.loading import load_gan
 
@@ -64,30 +73,65 @@ def evaluate_checkpoint(
     if len(real) < 2:
         raise ValueError(f"the {split} split of {dataset!r} has {len(real)} images; need >= 2")
 
-    options = dict(extractor_options or {})
+    if not metrics and not per_class:
+        if judge is None:
+            raise ValueError("nothing to measure: give metrics, a judge, or both")
+        result = EvaluationResult(values={}, counts={}, extractor={})
+    else:
+        result = _feature_metrics(model, real, locals())
+    if judge is not None:
+        faithful = generator_faithfulness(model, _load_judge(judge, device),
+                                          n_per_class=judge_n_per_class, seed=seed,
+                                          batch_size=batch_size)
+        result.values.update(faithful.log_values())
+        result.counts["faithfulness"] = {"generated": sum(faithful.samples_per_class)}
+        result.settings.update(judge=str(judge) if isinstance(judge, (str, Path)) else
+                               type(judge).__name__)
+    result.settings.update(checkpoint=str(checkpoint), sample_seed=seed)
+    return result
+
+
+def _load_judge(judge: str | Path | nn.Module, device: str) -> nn.Module:
+    """A judge module, or the network of a ``ClassifierModule`` checkpoint."""
+    if isinstance(judge, nn.Module):
+        return judge.to(device).eval()
+    from ganaug.classify import ClassifierModule
+
+    path = Path(judge)
+    if not path.is_file():
+        raise FileNotFoundError(f"no judge checkpoint at {path}")
+    return ClassifierModule.load_from_checkpoint(path, map_location=device,
+                                                 weights_only=True).network.eval()
+
+
+def _feature_metrics(model: nn.Module, real: Any, args: dict[str, Any]) -> EvaluationResult:
+    """FID, IS, KID, precision / recall of ``model`` against ``real`` (the options of
+    :func:`evaluate_checkpoint` in ``args``)."""
+    hp = model.hparams
+    extractor, device, batch_size = args["extractor"], args["device"], args["batch_size"]
+    options = dict(args["extractor_options"] or {})
     if extractor == "inception":
-        options["weights_path"] = weights_path
+        options["weights_path"] = args["weights_path"]
     features = build_extractor(extractor, **options)
     features = features.to(device)
-    chosen = tuple(metrics) + (("class_fid",) if per_class else ())
+    chosen = tuple(args["metrics"]) + (("class_fid",) if args["per_class"] else ())
     evaluator = GenerativeEvaluator(features, image_shape=(hp.channels, hp.image_size, hp.image_size),
                                     metrics=chosen, num_classes=model.num_classes,
-                                    kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
-                                    is_splits=is_splits).to(device)
+                                    kid_subset_size=args["kid_subset_size"],
+                                    kid_subsets=args["kid_subsets"],
+                                    is_splits=args["is_splits"]).to(device)
+    description = {key: args[key] for key in ("dataset", "split", "data_seed", "n_per_class")}
     reference = load_or_compute_reference(
-        real, features, description={"dataset": dataset, "split": split, "data_seed": data_seed,
-                                     "n_per_class": n_per_class},
-        cache_dir=cache_dir, batch_size=batch_size, device=device, use_cache=use_cache)
+        real, features, description=description, cache_dir=args["cache_dir"],
+        batch_size=batch_size, device=device, use_cache=args["use_cache"])
     evaluator.set_reference(reference.features, reference.labels,
                             {**reference.info["description"], "count": len(reference.features),
                              "fingerprint": reference.info["fingerprint"][:16]})
 
-    n = len(real) if n_samples is None else n_samples
-    for images, labels in generated_batches(model, n, seed=seed, batch_size=batch_size):
+    n = len(real) if args["n_samples"] is None else args["n_samples"]
+    for images, labels in generated_batches(model, n, seed=args["seed"], batch_size=batch_size):
         evaluator.update(images, real=False, labels=labels)
-    result = evaluator.compute()
-    result.settings.update(checkpoint=str(checkpoint), sample_seed=seed)
-    return result
+    return evaluator.compute()
 
 
 def write_json(result: EvaluationResult, path: str | Path) -> Path:

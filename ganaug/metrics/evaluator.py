@@ -67,6 +67,8 @@ class EvaluationResult:
 
 
 def _group_of(name: str) -> str:
+    if name.startswith("faithfulness"):
+        return "faithfulness"
     if name.startswith("fid/class"):
         return "class_fid"
     return {"is": "is", "is_std": "is", "kid": "kid", "kid_std": "kid", "precision": "pr",

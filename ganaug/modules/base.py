@@ -27,6 +27,7 @@ from typing import Any
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
@@ -39,6 +40,7 @@ from ganaug.seeding import step_seed
 __all__ = ["CheckpointMismatchError", "GANModule", "latent_noise", "update_ema"]
 
 _CHECKPOINT_KEY = "ganaug"
+_INIT_STREAM = 0x1417  # keeps the initialisation's draws apart from the step noise of one seed
 
 
 class CheckpointMismatchError(ValueError):
@@ -111,9 +113,10 @@ class GANModule(L.LightningModule):
         gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
         r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
         mode_seeking_weight: float = 0.0,  # MSGAN diversity term weight (Mao et al. 2019); 0 = off
+        class_loss_weight: float = 0.0,  # AC-GAN classification term weight (see below); 0 = off
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
-        seed: int = 0,  # seeds noise, augmentation and the fixed sample-grid noise
+        seed: int = 0,  # seeds the networks' initialisation, noise, augmentation and grid noise
         grid_size: int = 64,  # images in the fixed-noise grid; conditional: grid_size // num_classes per class
         sample_every_n_epochs: int = 1,  # write a sample grid every n epochs; 0 = never
         check_finite_every_n_steps: int = 1,  # stop on a non-finite loss, checked every n D steps; 0 = never
@@ -129,9 +132,11 @@ class GANModule(L.LightningModule):
         self.adversarial_loss = get_loss(loss)
         self.diff_augment = DiffAugment(augment_policy)
 
-        # networks and the EMA copy of the generator used for sampling
-        self.generator = self.build_generator()
-        self.discriminator = self.build_discriminator()
+        # networks, initialised from ``seed`` alone, and the EMA copy of the generator
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(step_seed(seed, 0, 0, _INIT_STREAM))
+            self.generator = self.build_generator()
+            self.discriminator = self.build_discriminator()
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
 
         # fixed noise for sample grids: a buffer, so it is in every checkpoint
@@ -163,10 +168,13 @@ class GANModule(L.LightningModule):
         for name in ("lr_g", "lr_d"):
             if not (options[name] > 0 and math.isfinite(options[name])):
                 raise ValueError(f"{name} must be a positive number, got {options[name]}")
-        for name in ("gp_weight", "r1_gamma", "mode_seeking_weight", "ema_start", "sample_every_n_epochs",
-                     "check_finite_every_n_steps"):
+        for name in ("gp_weight", "r1_gamma", "mode_seeking_weight", "class_loss_weight", "ema_start",
+                     "sample_every_n_epochs", "check_finite_every_n_steps"):
             if options[name] < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
+            raise ValueError("class_loss_weight > 0 trains an auxiliary classifier of the classes: "
+                             f"it needs num_classes >= 2, got {options['num_classes']}")
         if len(options["betas"]) != 2:
             raise ValueError(f"betas must be two numbers, got {options['betas']}")
 
@@ -244,9 +252,20 @@ class GANModule(L.LightningModule):
         z = torch.randn(n, self.hparams.latent_dim, generator=rng, device=device)
         return z.to(self.device, non_blocking=True)
 
-    def discriminate(self, images: Tensor, labels: Tensor | None) -> Tensor:
-        """The one place D sees images: augmented, real and fake alike, in D and G steps."""
-        return self.discriminator(self.diff_augment(images, generator=self._rng), labels)
+    def discriminate(self, images: Tensor, labels: Tensor | None, **kwargs: Any) -> Any:
+        """The one place D sees images: augmented, real and fake alike, in D and G steps.
+
+        ``kwargs`` go to the discriminator (``with_class_logits=True`` when the auxiliary
+        classification term is on).
+        """
+        return self.discriminator(self.diff_augment(images, generator=self._rng), labels, **kwargs)
+
+    def _discriminate_with_classes(self, images: Tensor,
+                                   labels: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """Logits, and class logits when ``class_loss_weight > 0`` (else None)."""
+        if self.hparams.class_loss_weight > 0:
+            return self.discriminate(images, labels, with_class_logits=True)
+        return self.discriminate(images, labels), None
 
     def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
         """Classes of the fake images of a step: the real batch's, unless a subclass draws them."""
@@ -262,9 +281,12 @@ class GANModule(L.LightningModule):
         if hp.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         both_labels = torch.cat([labels, fake_labels]) if labels is not None else None
-        real_logits, fake_logits = self.discriminate(torch.cat([real, fake]), both_labels).split(n)
+        logits, class_logits = self._discriminate_with_classes(torch.cat([real, fake]), both_labels)
+        real_logits, fake_logits = logits.split(n)
 
         losses = {"adversarial": self.adversarial_loss.discriminator(real_logits, fake_logits)}
+        if class_logits is not None:  # the classifier learns from real images only
+            losses["class"] = F.cross_entropy(class_logits[:n], labels)
         if hp.gp_weight > 0:
             critic = lambda x: self.discriminate(x, labels)  # noqa: E731
             losses["gradient_penalty"] = gradient_penalty(critic, real, fake, generator=self._rng)
@@ -281,6 +303,7 @@ class GANModule(L.LightningModule):
             losses["adversarial"]
             + hp.gp_weight * losses.get("gradient_penalty", 0.0)
             + 0.5 * hp.r1_gamma * losses.get("r1", 0.0)
+            + hp.class_loss_weight * losses.get("class", 0.0)
         )
         losses["real_logits"] = real_logits.detach().mean()
         losses["fake_logits"] = fake_logits.detach().mean()
@@ -293,22 +316,29 @@ class GANModule(L.LightningModule):
         ``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the mode-seeking term of MSGAN
         (Mao et al. 2019, https://arxiv.org/abs/1903.05628), which penalises a generator that maps
         different noise to the same image.
+
+        With ``class_loss_weight > 0`` the discriminator carries an auxiliary classifier trained
+        on real images, and G also minimises its cross-entropy on the fakes' classes (AC-GAN,
+        Odena et al. 2017, https://arxiv.org/abs/1610.09585, with the classifier fitted to real
+        images only): a direct push towards images of the class asked for.
         """
         n = real.shape[0]
         labels = self.draw_fake_labels(labels)
         weight = self.hparams.mode_seeking_weight
-        if weight == 0:
-            fake = self.generator(self.draw_noise(n), labels)
-            adversarial = self.adversarial_loss.generator(self.discriminate(fake, labels))
-            return {"adversarial": adversarial, "loss": adversarial}
-
-        z1, z2 = self.draw_noise(n), self.draw_noise(n)
-        both_labels = torch.cat([labels, labels]) if labels is not None else None
-        fake = self.generator(torch.cat([z1, z2]), both_labels)
-        adversarial = self.adversarial_loss.generator(self.discriminate(fake, both_labels))
-        mode_seeking = mode_seeking_penalty(*fake.split(n), z1, z2)
-        return {"adversarial": adversarial, "mode_seeking": mode_seeking,
-                "loss": adversarial + weight * mode_seeking}
+        z = self.draw_noise(n) if weight == 0 else torch.cat([self.draw_noise(n), self.draw_noise(n)])
+        if weight > 0 and labels is not None:
+            labels = torch.cat([labels, labels])
+        fake = self.generator(z, labels)
+        logits, class_logits = self._discriminate_with_classes(fake, labels)
+        losses = {"adversarial": self.adversarial_loss.generator(logits)}
+        losses["loss"] = losses["adversarial"]
+        if weight > 0:
+            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(n), *z.split(n))
+            losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
+        if class_logits is not None:
+            losses["class"] = F.cross_entropy(class_logits, labels)
+            losses["loss"] = losses["loss"] + self.hparams.class_loss_weight * losses["class"]
+        return losses
 
     # sampling
 

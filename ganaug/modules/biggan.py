@@ -71,6 +71,9 @@ class BigGAN(GANModule):
         check_finite_every_n_steps: int = 100,  # non-finite-loss check interval (a device sync)
         **kwargs: Any,  # further GANModule options (seed, gp_weight, r1_gamma, grid_size, ...)
     ) -> None:
+        if kwargs.get("class_loss_weight", 0.0) > 0:
+            raise ValueError("BigGAN's discriminator has no auxiliary classifier: class_loss_weight "
+                             "must be 0 (ConditionalGAN offers the AC-GAN term)")
         if fake_labels not in ("uniform", "real"):
             raise ValueError(f"fake_labels must be 'uniform' or 'real', got {fake_labels!r}")
         for name, value in (("g_width", g_width), ("d_width", d_width)):

@@ -1,8 +1,10 @@
 """``ConditionalGAN``: a class-conditional GAN over the DCGAN-style networks.
 
-The generator takes the label with the noise (a learned class embedding concatenated with z);
-the discriminator sees it through a projection head (Miyato & Koyama 2018, the default) or as
-one-hot input planes (Mirza & Osindero 2014).
+The generator takes the label with the noise (a learned class embedding concatenated with z) or
+through class-conditional batch norm in every layer; the discriminator sees it through a
+projection head (Miyato & Koyama 2018, the default) or as one-hot input planes (Mirza &
+Osindero 2014), and with ``class_loss_weight > 0`` also classifies real images with an auxiliary
+head whose verdict on the fakes the generator minimises (AC-GAN).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class ConditionalGAN(GANModule):
         g_width: int = 32,  # channels of the generator's last feature map
         d_width: int = 32,  # channels of the discriminator's first feature map
         conditioning: Literal["projection", "onehot"] = "projection",  # how D sees the label
+        g_conditioning: Literal["concat", "cbn"] = "concat",  # how G sees it: embedding + z, or
+        # class-conditional batch norm in every layer
         **kwargs: Any,  # GANModule options (latent_dim, channels, image_size, loss, ...)
     ) -> None:
         if num_classes < 1:
@@ -38,10 +42,12 @@ class ConditionalGAN(GANModule):
     def build_generator(self) -> nn.Module:
         hp = self.hparams
         return DCGANGenerator(latent_dim=hp.latent_dim, num_classes=hp.num_classes,
-                              channels=hp.channels, image_size=hp.image_size, width=hp.g_width)
+                              channels=hp.channels, image_size=hp.image_size, width=hp.g_width,
+                              conditioning=hp.g_conditioning)
 
     def build_discriminator(self) -> nn.Module:
         hp = self.hparams
         return DCGANDiscriminator(num_classes=hp.num_classes, channels=hp.channels,
                                   image_size=hp.image_size, width=hp.d_width,
-                                  conditioning=hp.conditioning)
+                                  conditioning=hp.conditioning,
+                                  auxiliary_classifier=hp.class_loss_weight > 0)

@@ -14,9 +14,10 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ganaug.nn import ProjectionHead, label_channels, sn_conv2d
+from ganaug.nn import ConditionalBatchNorm2d, ProjectionHead, label_channels, sn_conv2d, sn_linear
 
 # Width multipliers of the base width per feature-map resolution, from the generator's first
 # map to its last; the discriminator walks the same table backwards.
@@ -28,6 +29,7 @@ ARCHITECTURES: dict[int, tuple[int, tuple[int, ...]]] = {
 }
 
 Conditioning = Literal["projection", "onehot"]
+GeneratorConditioning = Literal["concat", "cbn"]
 
 
 def _check_resolution(image_size: int) -> tuple[int, tuple[int, ...]]:
@@ -47,7 +49,7 @@ def init_dcgan_weights(module: nn.Module) -> None:
             nn.init.normal_(weight, 0.0, 0.02)
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
@@ -55,7 +57,13 @@ def init_dcgan_weights(module: nn.Module) -> None:
 class DCGANGenerator(nn.Module):
     """Maps noise ``z`` (N, latent_dim) and optional labels (N,) to images (N, C, H, W) in [-1, 1].
 
-    The label enters through a learned embedding concatenated with the noise.
+    ``conditioning`` says how the label enters:
+
+    - ``"concat"``: a learned class embedding concatenated with the noise (Mirza & Osindero 2014);
+    - ``"cbn"``: class-conditional batch norm in every layer, a per-class gain and bias of each
+      feature map (de Vries et al. 2017), as BigGAN conditions its generator. The label then acts
+      at every resolution instead of once at the input, which a generator trained on few images
+      per class needs to keep its classes apart (see ``docs/synthetic-data.md``).
     """
 
     def __init__(
@@ -66,42 +74,55 @@ class DCGANGenerator(nn.Module):
         channels: int = 1,  # output image channels
         image_size: int = 28,  # output height = width; a key of ARCHITECTURES
         width: int = 32,  # channels of the last feature map; earlier maps are multiples of it
-        embed_dim: int | None = None,  # label embedding size; None = latent_dim
+        embed_dim: int | None = None,  # label embedding size with "concat"; None = latent_dim
+        conditioning: GeneratorConditioning = "concat",  # how the label enters (see above)
     ) -> None:
         super().__init__()
         start, multipliers = _check_resolution(image_size)
+        if conditioning not in ("concat", "cbn"):
+            raise ValueError(f"conditioning must be 'concat' or 'cbn', got {conditioning!r}")
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.channels, self.image_size = channels, image_size
+        self.conditioning = conditioning
         widths = [m * width for m in multipliers]
+        concat = conditioning == "concat" and num_classes > 0
         embed_dim = embed_dim or latent_dim
-        self.embed = nn.Embedding(num_classes, embed_dim) if num_classes > 0 else None
-        in_features = latent_dim + (embed_dim if num_classes > 0 else 0)
+        self.embed = nn.Embedding(num_classes, embed_dim) if concat else None
+        in_features = latent_dim + (embed_dim if concat else 0)
+        norm_classes = num_classes if conditioning == "cbn" else 0
+
+        def norm(features: int) -> nn.Module:
+            if norm_classes:
+                return ConditionalBatchNorm2d(features, num_classes=norm_classes)
+            return nn.BatchNorm2d(features)
 
         self.stem = nn.Sequential(
             nn.Linear(in_features, widths[0] * start * start, bias=False),
             nn.Unflatten(1, (widths[0], start, start)),
-            nn.BatchNorm2d(widths[0]),
-            nn.ReLU(inplace=True),
         )
-        self.blocks = nn.Sequential(*[
-            nn.Sequential(
-                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False),
-                nn.BatchNorm2d(c_out),
-                nn.ReLU(inplace=True),
-            )
+        self.upsamples = nn.ModuleList(
+            nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=False)
             for c_in, c_out in zip(widths[:-1], widths[1:])
-        ])
+        )
+        self.norms = nn.ModuleList(norm(c) for c in widths)  # after the stem and each upsample
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], channels, 3, padding=1), nn.Tanh())
         init_dcgan_weights(self)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected z of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        if self.num_classes > 0 and y is None:
+            raise ValueError("this generator is class-conditional: pass labels y")
         if self.embed is not None:
-            if y is None:
-                raise ValueError("this generator is class-conditional: pass labels y")
             z = torch.cat([z, self.embed(y)], dim=1)
-        return self.to_image(self.blocks(self.stem(z)))
+        condition = y if self.conditioning == "cbn" else None
+        h = self.stem(z)
+        for i, norm in enumerate(self.norms):
+            if i:
+                h = self.upsamples[i - 1](h)
+            h = norm(h, condition) if isinstance(norm, ConditionalBatchNorm2d) else norm(h)
+            h = F.relu(h)
+        return self.to_image(h)
 
 
 class DCGANDiscriminator(nn.Module):
@@ -109,6 +130,9 @@ class DCGANDiscriminator(nn.Module):
 
     ``conditioning="projection"`` (default) adds a class-projection term to the logit;
     ``"onehot"`` appends one constant one-hot plane per class to the input image instead.
+    With ``auxiliary_classifier=True`` a second linear head on the same pooled features predicts
+    the class (AC-GAN, Odena et al. 2017, https://arxiv.org/abs/1610.09585);
+    ``forward(x, y, with_class_logits=True)`` then returns ``(logits (N,), class_logits (N, K))``.
     """
 
     def __init__(
@@ -119,6 +143,7 @@ class DCGANDiscriminator(nn.Module):
         image_size: int = 28,  # input height = width; a key of ARCHITECTURES
         width: int = 32,  # channels of the first feature map; later maps are multiples of it
         conditioning: Conditioning = "projection",
+        auxiliary_classifier: bool = False,  # also predict the class from the features (AC-GAN)
     ) -> None:
         super().__init__()
         _, multipliers = _check_resolution(image_size)
@@ -138,9 +163,13 @@ class DCGANDiscriminator(nn.Module):
             for c_in, c_out in zip(widths[:-1], widths[1:])
         ])
         self.head = ProjectionHead(widths[-1], 0 if onehot else num_classes)
+        if auxiliary_classifier and num_classes < 2:
+            raise ValueError(f"an auxiliary classifier needs num_classes >= 2, got {num_classes}")
+        self.classifier = sn_linear(widths[-1], num_classes) if auxiliary_classifier else None
         init_dcgan_weights(self)
 
-    def forward(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, y: Tensor | None = None, *,
+                with_class_logits: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         if x.ndim != 4 or x.shape[1:] != (self.channels, self.image_size, self.image_size):
             raise ValueError(
                 f"expected images of shape (N, {self.channels}, {self.image_size}, "
@@ -152,4 +181,10 @@ class DCGANDiscriminator(nn.Module):
             x = label_channels(x, y, self.num_classes)
             y = None
         features = self.blocks(self.stem(x)).sum(dim=(2, 3))  # (N, C) global sum pooling
-        return self.head(features, y)
+        logits = self.head(features, y)
+        if not with_class_logits:
+            return logits
+        if self.classifier is None:
+            raise ValueError("this discriminator has no auxiliary classifier: build it with "
+                             "auxiliary_classifier=True")
+        return logits, self.classifier(features)

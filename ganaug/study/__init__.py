@@ -2,26 +2,33 @@
 
 The experiment follows the published CIFAR-10 replacement / augmentation study in form and adds
 what an honest comparison needs: every run is *paired* (the same real subset and the same seed
-across arms) and there are four arms,
+across arms) and the arms are
 
 - ``real``: the real subset only;
 - ``classic``: the real subset with classic augmentation (flips, crops, rotations, affine maps);
 - ``gan``: the real subset blended with synthetic images (``replace`` or ``augment``, ratio r);
-- ``gan+classic``: the blend with classic augmentation on every sample, real or synthetic.
+- ``gan+classic``: the blend with classic augmentation on every sample, real or synthetic;
+- ``synthetic``: a bank alone, for its classification accuracy score;
+- for every *recipe* (soft labels from a teacher, a loss weight of synthetic samples), a
+  ``gan+classic`` run with it, and a control run of the same recipe on real images only when the
+  recipe changes how real images are learnt too.
 
 The GAN is trained once per distinct GAN configuration on the same real subset the classifiers
-see (never on the test set). Synthetic banks are drawn per diversity variant and seed. Finished
+see (never on the test set). Synthetic banks are drawn per diversity variant and seed, and an
+independent judge (trained on held-out real images) measures their class faithfulness. Finished
 runs are recorded one JSON file each, so an interrupted study resumes where it stopped.
-Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``, ``table.txt``,
-and PNG plots (error vs ratio, per-class error, sample grids).
+Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``, ``table.txt``
+(paired differences with 95 % confidence intervals), and PNG plots (error vs ratio, per-class
+error, sample grids).
 """
 
 from __future__ import annotations
 
-from ganaug.study.config import StudyConfig, Variant, copy_config
-from ganaug.study.plan import ARMS, Run, plan_runs
-from ganaug.study.report import format_table, summarize, write_results
+from ganaug.study.config import Recipe, StudyConfig, Variant, copy_config
+from ganaug.study.plan import ARMS, REAL_ARMS, Run, plan_runs
+from ganaug.study.report import format_table, paired_interval, summarize, write_results
 from ganaug.study.runner import Study, run_study
 
-__all__ = ["ARMS", "Run", "Study", "StudyConfig", "Variant", "copy_config", "format_table",
-           "plan_runs", "run_study", "summarize", "write_results"]
+__all__ = ["ARMS", "REAL_ARMS", "Recipe", "Run", "Study", "StudyConfig", "Variant", "copy_config",
+           "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
+           "write_results"]

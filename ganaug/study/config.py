@@ -1,5 +1,6 @@
 """What a study varies: :class:`StudyConfig`, the ways of making synthetic data it compares
-(:class:`Variant`), and :func:`copy_config` for validated changes."""
+(:class:`Variant`), the ways synthetic images enter classifier training (:class:`Recipe`), and
+:func:`copy_config` for validated changes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from ganaug.diversity import DiversityControl
 
-__all__ = ["StudyConfig", "Variant", "copy_config"]
+__all__ = ["Recipe", "StudyConfig", "Variant", "copy_config"]
 
 
 @dataclass
@@ -25,6 +26,35 @@ class Variant:
 
     def diversity(self) -> DiversityControl:
         return DiversityControl(**self.control)
+
+
+RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "distill_on")
+"""The ``ClassifierModule`` options a :class:`Recipe` may set."""
+
+
+@dataclass
+class Recipe:
+    """A way synthetic images enter a classifier's training: ``ClassifierModule`` options such as
+    ``synthetic_weight`` (loss weight of a synthetic sample) or ``distill_weight`` /
+    ``distill_temperature`` / ``distill_on`` (soft labels from the teacher, the same seed's
+    classic-arm classifier).
+
+    A recipe that changes the loss of real samples (distillation on all samples) gets a control
+    run, the same recipe with classic augmentation on real images only, so that the table can
+    tell a gain of the synthetic images from a gain of the recipe.
+    """
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_teacher(self) -> bool:
+        return self.options.get("distill_weight", 0.0) > 0
+
+    @property
+    def needs_control(self) -> bool:
+        """Whether the recipe also changes training on real images (then it needs a control)."""
+        return self.needs_teacher and self.options.get("distill_on", "all") == "all"
 
 
 @dataclass
@@ -46,6 +76,15 @@ class StudyConfig:
     modes: list[str] = field(default_factory=lambda: ["augment"])
     ratios: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
     variants: list[Variant] = field(default_factory=lambda: [Variant()])
+    recipes: list[Recipe] = field(default_factory=list)  # each adds gan+classic runs (and a control)
+    gan_arms: list[str] = field(default_factory=lambda: ["gan", "gan+classic"])  # per variant,
+    # mode and ratio; "synthetic" (synthetic images only: the classification accuracy score) is
+    # run once per variant at the largest ratio's bank when cas is on
+    cas: bool = True  # train on each bank alone and report its accuracy relative to real
+
+    # measuring the synthetic data
+    judge_per_class: int = 150  # real images per class held out of training and test to train the
+    # judge that measures each bank's class faithfulness; 0 = no judge
 
     # classifier training
     classic_augment: str = "affine"  # the classic arm's policy (ganaug.classify.CLASSIC_POLICIES)
@@ -63,6 +102,9 @@ class StudyConfig:
     gan_max_steps: int = 2000  # optimizer steps (D and G alike, as Lightning counts)
     gan_batch_size: int = 64
     gan_checkpoint: str | None = None  # use this trained GAN instead of training one
+    gan_selection: dict[str, Any] | None = None  # SelectGenerator options (every_n_iterations,
+    # n_per_class, criterion, start_iteration): keep the EMA snapshot the referee finds most
+    # faithful; None = keep the last
 
     # running
     accelerator: str = "auto"
@@ -71,8 +113,14 @@ class StudyConfig:
     def quick(cls) -> StudyConfig:
         """The small default that ``ganaug study`` runs with no options (under 10 minutes on two
         CPU cores); ``configs/study/mnist5k.yaml`` spells out the same settings."""
-        return cls(ratios=[1.0], max_steps=1000, variants=[
-            Variant("filtered", control=dict(filter_misclassified=True))])
+        return cls(
+            ratios=[1.0], max_steps=1000,
+            variants=[Variant("filtered", control=dict(filter_misclassified=True))],
+            gan_options=dict(latent_dim=64, g_width=32, d_width=32, ema_decay=0.995, ema_start=200,
+                             class_loss_weight=1.0),
+            gan_max_steps=4000,
+            gan_selection=dict(every_n_iterations=250, start_iteration=500, n_per_class=50,
+                               criterion="worst"))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
@@ -84,6 +132,9 @@ class StudyConfig:
         if "variants" in values:
             values["variants"] = [v if isinstance(v, Variant) else Variant(**v)
                                   for v in values["variants"]]
+        if "recipes" in values:
+            values["recipes"] = [r if isinstance(r, Recipe) else Recipe(**r)
+                                 for r in values["recipes"]]
         config = cls(**values)
         config.validate()
         return config
@@ -97,6 +148,21 @@ class StudyConfig:
     def validate(self) -> None:
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        unknown_arms = set(self.gan_arms) - {"gan", "gan+classic"}
+        if unknown_arms:
+            raise ValueError(f"gan_arms may hold 'gan' and 'gan+classic', got {sorted(unknown_arms)}")
+        if self.judge_per_class < 0:
+            raise ValueError(f"judge_per_class must be >= 0, got {self.judge_per_class}")
+        recipe_names = [r.name for r in self.recipes]
+        if len(set(recipe_names)) != len(recipe_names) or "" in recipe_names:
+            raise ValueError(f"recipe names must be unique and not empty, got {recipe_names}")
+        for recipe in self.recipes:
+            unknown_options = set(recipe.options) - set(RECIPE_OPTIONS)
+            if unknown_options:
+                raise ValueError(f"recipe {recipe.name!r} sets {sorted(unknown_options)}; a recipe "
+                                 f"sets ClassifierModule options among {list(RECIPE_OPTIONS)}")
         for mode in self.modes:
             if mode not in ("replace", "augment"):
                 raise ValueError(f"modes must be 'replace' or 'augment', got {mode!r}")

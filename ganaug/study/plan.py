@@ -1,4 +1,4 @@
-"""The grid of runs: the four :data:`ARMS`, one :class:`Run` per classifier training, and
+"""The grid of runs: the :data:`ARMS`, one :class:`Run` per classifier training, and
 :func:`plan_runs`, seed-major so that a partial study has whole seeds."""
 
 from __future__ import annotations
@@ -7,14 +7,20 @@ from dataclasses import dataclass
 
 from ganaug.study.config import StudyConfig
 
-__all__ = ["ARMS", "Run", "plan_runs"]
+__all__ = ["ARMS", "REAL_ARMS", "Run", "plan_runs"]
 
-ARMS = ("real", "classic", "gan", "gan+classic")
+ARMS = ("real", "classic", "gan", "gan+classic", "synthetic")
+"""``real``: the real subset; ``classic``: with classic augmentation; ``gan``: blended with
+synthetic images; ``gan+classic``: the blend with classic augmentation on every sample;
+``synthetic``: the synthetic images alone (its accuracy against ``real``'s is the CAS)."""
+
+REAL_ARMS = ("real", "classic")
+"""The arms without synthetic images (with any recipe: a recipe's control run is ``classic``)."""
 
 
 @dataclass(frozen=True)
 class Run:
-    """One classifier training: arm, synthetic setting (for GAN arms), classifier and seed."""
+    """One classifier training: arm, synthetic setting (for GAN arms), recipe, classifier, seed."""
 
     arm: str
     classifier: str
@@ -22,13 +28,21 @@ class Run:
     variant: str = ""
     mode: str = ""
     ratio: float = 0.0
+    recipe: str = ""
 
     @property
     def run_id(self) -> str:
         parts = [self.classifier, self.arm.replace("+", "_"), f"seed{self.seed}"]
         if self.variant:
             parts[2:2] = [self.variant, self.mode, f"r{self.ratio:g}"]
+        if self.recipe:
+            parts[-1:-1] = [self.recipe]
         return "-".join(parts)
+
+    @property
+    def synthetic(self) -> bool:
+        """Whether the run trains on synthetic images."""
+        return self.arm not in REAL_ARMS
 
 
 def plan_runs(config: StudyConfig) -> list[Run]:
@@ -37,9 +51,15 @@ def plan_runs(config: StudyConfig) -> list[Run]:
     for seed in config.seeds:
         for classifier in config.classifiers:
             runs += [Run("real", classifier, seed), Run("classic", classifier, seed)]
+            runs += [Run("classic", classifier, seed, recipe=recipe.name)
+                     for recipe in config.recipes if recipe.needs_control]
             for variant in config.variants:
                 for mode in config.modes:
                     for ratio in config.ratios:
-                        for arm in ("gan", "gan+classic"):
+                        for arm in config.gan_arms:
                             runs.append(Run(arm, classifier, seed, variant.name, mode, ratio))
+                        runs += [Run("gan+classic", classifier, seed, variant.name, mode, ratio,
+                                     recipe.name) for recipe in config.recipes]
+                if config.cas:
+                    runs.append(Run("synthetic", classifier, seed, variant.name, "replace", 1.0))
     return runs

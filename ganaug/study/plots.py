@@ -8,7 +8,7 @@ from typing import Any
 __all__ = ["plot_class_errors", "plot_error_vs_ratio"]
 
 _COLOURS = {"real": "tab:gray", "classic": "tab:blue", "gan": "tab:orange",
-            "gan+classic": "tab:green"}
+            "gan+classic": "tab:green", "synthetic": "tab:red"}
 
 
 def _pyplot():
@@ -30,7 +30,7 @@ def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         for mode in sorted({r["mode"] for r in mine if r["mode"]}):
             figure, axes = plt.subplots(figsize=(6.4, 4.2))
             for arm in ("real", "classic"):
-                for row in (r for r in mine if r["arm"] == arm):
+                for row in (r for r in mine if r["arm"] == arm and not r.get("recipe")):
                     mean, std = row["error_mean"], row["error_std"]
                     axes.axhline(mean, color=_COLOURS[arm], linestyle="--", label=f"{arm} only")
                     axes.axhspan(mean - std, mean + std, color=_COLOURS[arm], alpha=0.12)
@@ -39,7 +39,8 @@ def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             for arm in ("gan", "gan+classic"):
                 for style, variant in zip(styles * 4, variants):
                     series = sorted((r for r in mine if r["arm"] == arm and r["mode"] == mode
-                                     and r["variant"] == variant), key=lambda r: r["ratio"])
+                                     and r["variant"] == variant and not r.get("recipe")),
+                                    key=lambda r: r["ratio"])
                     if series:
                         axes.errorbar([r["ratio"] for r in series], [r["error_mean"] for r in series],
                                       yerr=[r["error_std"] for r in series], fmt=style, capsize=3,
@@ -66,6 +67,7 @@ def plot_class_errors(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         figure, axes = plt.subplots(figsize=(7.2, 4.2))
         for row in mine:
             label = row["arm"] + (f" {row['variant']} {row['mode']} r={row['ratio']:g}" if row["variant"] else "")
+            label += f" {row['recipe']}" if row.get("recipe") else ""
             errors = row["class_error_mean"]
             style = "--" if row["arm"] in ("real", "classic") else "-"
             axes.plot(range(len(errors)), errors, style, marker=".", label=label,

@@ -1,19 +1,20 @@
-"""A study's summaries: mean ± std per setting with paired differences to the real and classic
-arms (:func:`summarize`), the text table (:func:`format_table`) and the output files
-(:func:`write_results`)."""
+"""A study's summaries: mean ± std per setting with paired differences and their confidence
+intervals (:func:`summarize`, :func:`paired_interval`), the text table (:func:`format_table`) and
+the output files (:func:`write_results`)."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganaug.study.plan import ARMS
+from ganaug.study.plan import ARMS, REAL_ARMS
 
-__all__ = ["format_table", "summarize", "write_results"]
+__all__ = ["format_table", "paired_interval", "summarize", "write_results"]
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -21,69 +22,169 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
 
 
-def summarize(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean ± std of test error per setting, with the paired differences to ``real`` and
-    ``classic`` (the same classifier and seed), and the relative change of the mean error."""
-    baseline = {(r["classifier"], r["seed"], r["arm"]): r["test_error"] for r in records
-                if r["arm"] in ("real", "classic")}
+def paired_interval(differences: list[float], confidence: float = 0.95) -> dict[str, float]:
+    """Mean of paired differences with its two-sided Student-t confidence interval.
+
+    ``mean ± t(1 - (1 - confidence) / 2, n - 1) · s / sqrt(n)``, with ``s`` the sample standard
+    deviation of the differences; the interval is NaN with a single pair. ``significant`` is 1.0
+    when the interval excludes zero.
+    """
+    from scipy.stats import t as student_t
+
+    array = np.asarray(differences, dtype=float)
+    n = len(array)
+    mean = float(array.mean())
+    if n < 2:
+        return {"mean": mean, "low": math.nan, "high": math.nan, "n": n, "significant": 0.0}
+    half = float(student_t.ppf(0.5 + confidence / 2, n - 1) * array.std(ddof=1) / math.sqrt(n))
+    low, high = mean - half, mean + half
+    return {"mean": mean, "low": low, "high": high, "n": n,
+            "significant": float(low > 0 or high < 0)}
+
+
+def _key(record: dict[str, Any]) -> tuple:
+    return (record["classifier"], record["arm"], record["variant"], record["mode"],
+            record["ratio"], record.get("recipe", ""))
+
+
+def _control(key: tuple, available: set[tuple]) -> tuple | None:
+    """The same training without synthetic images: real for ``gan`` and ``synthetic``, classic
+    (with the recipe's control when it has one) for ``gan+classic``, classic for a control."""
+    classifier, arm, _, _, _, recipe = key
+    if arm in ("gan", "synthetic"):
+        return (classifier, "real", "", "", 0.0, "")
+    if arm == "gan+classic":
+        own = (classifier, "classic", "", "", 0.0, recipe)
+        return own if recipe and own in available else (classifier, "classic", "", "", 0.0, "")
+    if arm == "classic" and recipe:
+        return (classifier, "classic", "", "", 0.0, "")
+    return None
+
+
+def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[dict[str, Any]]:
+    """One row per setting: mean ± std of test error over seeds, and paired differences.
+
+    Every row but the reference gets ``vs_best_real``: the paired difference (same classifier,
+    same seed) to the best arm without synthetic images (the real-only arm, classic or a recipe's
+    control with the lowest mean error) with its ``confidence`` interval. Rows that have one get
+    ``vs_control``: the difference to the same training without synthetic images (``gan`` vs
+    ``real``, ``gan+classic`` vs ``classic`` or the recipe's control), which is what the images
+    themselves earned. Rows of synthetic data carry the judge's faithfulness of their banks and
+    the classification accuracy score of their variant (``cas``: accuracy of the classifier
+    trained on the bank alone over the real-only one's, paired by seed).
+    """
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
-        key = (r["classifier"], r["arm"], r["variant"], r["mode"], r["ratio"])
-        groups.setdefault(key, []).append(r)
+        groups.setdefault(_key(r), []).append(r)
+    by_seed = {(_key(r), r["seed"]): r["test_error"] for r in records}
+
+    def paired(members: list[dict[str, Any]], reference: tuple) -> dict[str, float] | None:
+        pairs = [(m["test_error"], by_seed.get((reference, m["seed"]))) for m in members]
+        differences = [a - b for a, b in pairs if b is not None]
+        if not differences:
+            return None
+        result = paired_interval(differences, confidence)
+        base = float(np.mean([b for _, b in pairs if b is not None]))
+        result["relative"] = result["mean"] / base if base else math.nan
+        return result
+
+    cas: dict[tuple, float] = {}
+    for key, members in groups.items():
+        classifier, arm, variant = key[:3]
+        if arm == "synthetic":
+            ratios = [(100 - m["test_error"]) / (100 - real) for m in members
+                      if (real := by_seed.get(((classifier, "real", "", "", 0.0, ""), m["seed"])))
+                      is not None]
+            if ratios:
+                cas[(classifier, variant)] = float(np.mean(ratios))
+
     rows = []
-    for (classifier, arm, variant, mode, ratio), members in groups.items():
-        errors = [m["test_error"] for m in members]
-        mean, std = _mean_std(errors)
-        row = {"classifier": classifier, "arm": arm, "variant": variant, "mode": mode,
-               "ratio": ratio, "seeds": len(members), "error_mean": mean, "error_std": std,
-               "class_error_mean": np.nanmean([m["class_errors"] for m in members], 0).tolist()}
-        for reference in ("real", "classic"):
-            pairs = [(m["test_error"], baseline.get((classifier, m["seed"], reference)))
-                     for m in members]
-            pairs = [(a, b) for a, b in pairs if b is not None]
-            if pairs and arm != reference:
-                diff_mean, diff_std = _mean_std([a - b for a, b in pairs])
-                base_mean = float(np.mean([b for _, b in pairs]))
-                row[f"vs_{reference}_mean"] = diff_mean
-                row[f"vs_{reference}_std"] = diff_std
-                row[f"vs_{reference}_relative"] = diff_mean / base_mean if base_mean else float("nan")
+    for key, members in groups.items():
+        classifier, arm, variant, mode, ratio, recipe = key
+        mean, std = _mean_std([m["test_error"] for m in members])
+        row: dict[str, Any] = {
+            "classifier": classifier, "arm": arm, "variant": variant, "mode": mode,
+            "ratio": ratio, "recipe": recipe, "seeds": len(members), "error_mean": mean,
+            "error_std": std,
+            "class_error_mean": np.nanmean([m["class_errors"] for m in members], 0).tolist()}
+        faithful = [m for m in members if m.get("faithfulness_mean") is not None]
+        if faithful:
+            row["faithfulness_mean"] = float(np.mean([m["faithfulness_mean"] for m in faithful]))
+            row["faithfulness_worst"] = float(min(m["faithfulness_worst"] for m in faithful))
+        if (classifier, variant) in cas:
+            row["cas"] = cas[(classifier, variant)]
+        control = _control(key, set(groups))
+        if control is not None and (result := paired(members, control)) is not None:
+            row["vs_control"] = result
         rows.append(row)
+
+    # the best arm without synthetic images, per classifier, and every row against it
+    for classifier in {row["classifier"] for row in rows}:
+        real_rows = [r for r in rows if r["classifier"] == classifier and r["arm"] in REAL_ARMS]
+        if not real_rows:
+            continue
+        best = min(real_rows, key=lambda r: r["error_mean"])
+        best_key = (classifier, best["arm"], "", "", 0.0, best["recipe"])
+        best["best_real"] = True
+        for row in rows:
+            if row["classifier"] == classifier and row is not best:
+                result = paired(groups[(classifier, row["arm"], row["variant"], row["mode"],
+                                        row["ratio"], row["recipe"])], best_key)
+                if result is not None:
+                    row["vs_best_real"] = result
     order = {arm: i for i, arm in enumerate(ARMS)}
-    rows.sort(key=lambda r: (r["classifier"], order[r["arm"]], r["variant"], r["mode"], r["ratio"]))
+    rows.sort(key=lambda r: (r["classifier"], order.get(r["arm"], len(order)), r["variant"],
+                             r["recipe"], r["mode"], r["ratio"]))
     return rows
 
 
+def _interval(result: dict[str, float] | None) -> str:
+    if result is None:
+        return ""
+    mark = "*" if result["significant"] else " "
+    if math.isnan(result["low"]):
+        return f"{result['mean']:+.2f} (n=1)  "
+    return f"{result['mean']:+.2f} [{result['low']:+.2f}, {result['high']:+.2f}]{mark}"
+
+
 def format_table(rows: list[dict[str, Any]]) -> str:
-    """The summary as a fixed-width text table (errors in %)."""
-    header = f"{'classifier':<11} {'arm':<12} {'variant':<10} {'mode':<8} {'r':>5} {'n':>2} " \
-             f"{'test error %':>14} {'vs real':>16} {'vs classic':>16}"
+    """The summary as a fixed-width text table (errors in %, differences in points)."""
+    header = (f"{'classifier':<10} {'arm':<11} {'variant':<10} {'recipe':<8} {'mode':<7} {'r':>4} "
+              f"{'n':>2} {'test error %':>13} {'vs control [95% CI]':>24} "
+              f"{'vs best real-only [95% CI]':>27} {'faithful':>8} {'worst':>5} {'CAS':>5}")
     lines = [header, "-" * len(header)]
-
-    def paired(row: dict[str, Any], reference: str) -> str:
-        if f"vs_{reference}_mean" not in row:
-            return ""
-        return f"{row[f'vs_{reference}_mean']:+.2f} ({100 * row[f'vs_{reference}_relative']:+.0f}%)"
-
     for row in rows:
         ratio = f"{row['ratio']:g}" if row["variant"] else ""
+        faithful = f"{100 * row['faithfulness_mean']:>7.1f}%" if "faithfulness_mean" in row else ""
+        worst = f"{100 * row['faithfulness_worst']:>4.0f}%" if "faithfulness_worst" in row else ""
+        cas = f"{100 * row['cas']:>4.0f}%" if "cas" in row else ""
+        best = _interval(row.get("vs_best_real")) if not row.get("best_real") else "(best real-only)"
         lines.append(
-            f"{row['classifier']:<11} {row['arm']:<12} {row['variant']:<10} {row['mode']:<8} "
-            f"{ratio:>5} {row['seeds']:>2} {row['error_mean']:>7.2f} ± {row['error_std']:<4.2f} "
-            f"{paired(row, 'real'):>16} {paired(row, 'classic'):>16}")
-    lines.append("paired differences: mean over seeds of (error - reference error of the same "
-                 "seed), in points, and relative to the reference's mean error")
+            f"{row['classifier']:<10} {row['arm']:<11} {row['variant']:<10} {row['recipe']:<8} "
+            f"{row['mode']:<7} {ratio:>4} {row['seeds']:>2} "
+            f"{row['error_mean']:>6.2f} ± {row['error_std']:<4.2f} "
+            f"{_interval(row.get('vs_control')):>24} {best:>27} {faithful:>8} {worst:>5} {cas:>5}")
+    lines += [
+        "paired differences in points: mean over seeds of (error - reference error of the same "
+        "seed) with a Student-t 95 % interval; * = the interval excludes zero",
+        "control: the same training without synthetic images (gan: real; gan+classic: classic or "
+        "the recipe's control); faithful / worst: the independent judge's mean and worst-class "
+        "agreement with the banks' labels (worst over seeds); CAS: accuracy trained on the bank "
+        "alone / accuracy trained on the real images alone"]
     return "\n".join(lines)
 
 
 def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> None:
     """``results.csv``, ``summary.json``, ``table.txt`` and the PNG plots."""
-    fields = ["run_id", "classifier", "arm", "variant", "mode", "ratio", "seed", "train_images",
-              "synthetic_images", "test_error", "test_samples", "seconds"]
+    # no wall times: the same command on the same machine writes the same results.csv
+    fields = ["run_id", "classifier", "arm", "variant", "recipe", "mode", "ratio", "seed",
+              "train_images", "synthetic_images", "test_error", "test_samples",
+              "faithfulness_mean", "faithfulness_worst"]
     with open(out / "results.csv", "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=fields + ["class_errors"])
         writer.writeheader()
         for record in records:
-            writer.writerow({**{k: record[k] for k in fields},
+            writer.writerow({**{k: record.get(k, "") for k in fields},
                              "class_errors": " ".join(f"{e:.2f}" for e in record["class_errors"])})
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
     (out / "table.txt").write_text(format_table(rows) + "\n")

@@ -1,6 +1,17 @@
-"""Running a study: :class:`Study` trains the GANs, the referee, the synthetic banks and every
-run (each recorded as one JSON file, so a rerun resumes), and :func:`run_study` writes the
-outputs."""
+"""Running a study: :class:`Study` trains the GANs, the referee, the judge, the synthetic banks
+and every run (each recorded as one JSON file, so a rerun resumes), and :func:`run_study` writes
+the outputs.
+
+Three classifiers of real images play a part besides the runs themselves:
+
+- the *teacher* of a seed is that seed's classic-arm classifier (saved by the classic run), the
+  source of soft labels for distillation recipes;
+- the *referee* is the teacher of ``data_seed``: it filters banks, gives k-centre features and
+  selects the GAN's EMA snapshot during training, so it guides the synthetic data;
+- the *judge* is trained on ``judge_per_class`` real images per class that no run, no GAN and no
+  referee sees (the datamodule's validation split), and measures each bank's class faithfulness.
+  It never guides anything, so its verdict is independent.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +23,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ganaug.classify import ClassifierModule
@@ -23,13 +35,19 @@ from ganaug.data import (
     load_bank,
     save_bank,
 )
+from ganaug.data.datamodule import EpochSeededRandomSampler
 from ganaug.data.datasets import LabelledImages
 from ganaug.images import write_png
+from ganaug.metrics.faithfulness import bank_faithfulness
+from ganaug.metrics.selection import SelectGenerator
+from ganaug.seeding import step_seed
 from ganaug.study.config import StudyConfig, Variant
 from ganaug.study.plan import Run, plan_runs
 from ganaug.study.report import summarize, write_results
 
 __all__ = ["Study", "run_study"]
+
+_JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
 
 
 class Study:
@@ -43,16 +61,19 @@ class Study:
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         self._gans: dict[str, Any] = {}
-        self._referee: ClassifierModule | None = None
+        self._teachers: dict[tuple[str, int], ClassifierModule] = {}
+        self._judge: ClassifierModule | None = None
         self._banks: dict[tuple[str, int], LabelledImages] = {}
+        self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
 
     # data
 
     def real_data(self, datamodule_class: type[ImageDataModule] = ImageDataModule) -> ImageDataModule:
         c = self.config
         return datamodule_class(c.dataset, c.root, image_size=c.image_size, channels=c.channels,
-                                n_per_class=c.n_per_class, test_per_class=c.test_per_class,
-                                batch_size=c.batch_size, seed=c.data_seed)
+                                n_per_class=c.n_per_class, val_per_class=c.judge_per_class,
+                                test_per_class=c.test_per_class, batch_size=c.batch_size,
+                                seed=c.data_seed)
 
     def _trainer(self, max_steps: int, **kwargs: Any) -> L.Trainer:
         return L.Trainer(max_steps=max_steps, accelerator=self.config.accelerator, devices=1,
@@ -95,39 +116,101 @@ class Study:
         data = self.real_data(PairedImageDataModule if paired else ImageDataModule)
         data.batch_size = c.gan_batch_size
         data.drop_last = True
+        options = {"seed": c.data_seed, **options}  # the GAN's initialisation, noise and augmentation
         model = gan_class(num_classes=data.num_classes, channels=data.image_shape[0],
                           image_size=data.image_shape[1], **options)
+        callbacks = []
+        if c.gan_selection is not None:
+            judge = self.judge()  # recorded next to the referee's verdict, never used to select
+            selection = SelectGenerator(self.referee().network, seed=c.data_seed,
+                                        monitor=judge.network if judge is not None else None,
+                                        **c.gan_selection)
+            callbacks.append(selection)
         L.seed_everything(c.data_seed, verbose=False)
         trainer = L.Trainer(max_steps=c.gan_max_steps, accelerator=c.accelerator, devices=1,
                             logger=False, enable_checkpointing=False,
                             enable_progress_bar=self.progress, enable_model_summary=False,
-                            default_root_dir=str(checkpoint.parent))
+                            default_root_dir=str(checkpoint.parent), callbacks=callbacks)
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
+        if c.gan_selection is not None:
+            judged = {i: (m, w) for i, m, w in selection.monitor_history}
+            (checkpoint.parent / "selection.json").write_text(json.dumps(
+                {"best_iteration": selection.best_iteration, "criterion": selection.criterion,
+                 "history": [dict(iteration=i, referee_mean=m, referee_worst=w,
+                                  judge_mean=judged.get(i, (None, None))[0],
+                                  judge_worst=judged.get(i, (None, None))[1])
+                             for i, m, w in selection.history]}, indent=2))
         return model
 
-    # the referee: a classifier of the real subset for filtering and k-centre features. It is
-    # the classic arm's classifier of the first architecture with seed data_seed, saved by that
-    # run (and trained the same way here when the plan holds no such run).
+    # the classifiers of real images: teachers, the referee and the judge
 
-    def referee(self) -> ClassifierModule:
-        if self._referee is None:
+    def _classifier(self, architecture: str, seed: int, classic: str, **extra: Any) -> ClassifierModule:
+        real = self.real_data()
+        options, _ = self.config.training(architecture)
+        return ClassifierModule(architecture=architecture, num_classes=real.num_classes,
+                                channels=real.image_shape[0], image_size=real.image_shape[1],
+                                classic_augment=classic, seed=seed, **{**options, **extra})
+
+    def _teacher_path(self, classifier: str, seed: int) -> Path:
+        return self.out / "teachers" / f"{classifier}-seed{seed}.pt"
+
+    def teacher(self, classifier: str, seed: int) -> ClassifierModule:
+        """The classic-arm classifier of ``seed`` (saved by that run; trained the same way here
+        when the plan does not hold it)."""
+        key = (classifier, seed)
+        if key not in self._teachers:
             c = self.config
-            path = self.out / "referee.pt"
-            real = self.real_data()
-            options, max_steps = c.training(c.classifiers[0])
-            model = ClassifierModule(architecture=c.classifiers[0], num_classes=real.num_classes,
-                                     channels=real.image_shape[0], image_size=real.image_shape[1],
-                                     classic_augment=c.classic_augment, seed=c.data_seed, **options)
+            model = self._classifier(classifier, seed, c.classic_augment)
+            path = self._teacher_path(classifier, seed)
             if path.is_file():
                 model.load_state_dict(torch.load(path, weights_only=True))
-            else:  # the classic arm's run with seed data_seed, when the plan does not hold it
-                blend = SyntheticBlendDataModule(real, None, seed=c.data_seed)
-                self._trainer(max_steps).fit(model, blend)
+            else:
+                _, max_steps = c.training(classifier)
+                real = self.real_data()
+                self._trainer(max_steps).fit(model, SyntheticBlendDataModule(real, None, seed=seed))
+                path.parent.mkdir(parents=True, exist_ok=True)
                 torch.save(model.state_dict(), path)
-            self._referee = model.eval()
-        return self._referee
+            self._teachers[key] = model.eval()
+        return self._teachers[key]
+
+    def referee(self) -> ClassifierModule:
+        """The referee: the teacher of the first classifier and ``data_seed``."""
+        c = self.config
+        return self.teacher(c.classifiers[0], c.data_seed)
+
+    def judge(self) -> ClassifierModule | None:
+        """The independent judge of class faithfulness (None when ``judge_per_class`` is 0),
+        trained on the held-out validation split; its accuracy on the real test set is written
+        to ``judge.json``."""
+        c = self.config
+        if not c.judge_per_class:
+            return None
+        if self._judge is None:
+            seed = step_seed(c.data_seed, 0, 0, _JUDGE_STREAM) % 2**31
+            model = self._classifier(c.classifiers[0], seed, c.classic_augment)
+            path = self.out / "judge.pt"
+            if path.is_file():
+                model.load_state_dict(torch.load(path, weights_only=True))
+            else:
+                real = self.real_data()
+                real.setup()
+                order = EpochSeededRandomSampler(len(real.val_dataset), seed=seed)
+                trainer = self._trainer(c.training(c.classifiers[0])[1])
+                trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size,
+                                              sampler=order))
+                trainer.test(model, real.test_dataloader(), verbose=False)
+                metrics = model.test_metrics()
+                torch.save(model.state_dict(), path)
+                (self.out / "judge.json").write_text(json.dumps(
+                    {"trained_on": f"{c.judge_per_class} held-out real images per class",
+                     "architecture": c.classifiers[0], "seed": seed,
+                     "test_accuracy": metrics["test_acc"],
+                     "test_accuracy_per_class": [metrics[f"test_acc_class{k}"]
+                                                 for k in range(real.num_classes)]}, indent=2))
+            self._judge = model.eval()
+        return self._judge
 
     def bank(self, variant: Variant, seed: int, needed: list[int]) -> LabelledImages:
         """Synthetic images of ``variant`` for ``seed``: enough per class for the largest ratio."""
@@ -151,6 +234,23 @@ class Study:
             self._banks[key] = bank
         return self._banks[key]
 
+    def faithfulness(self, variant: Variant, seed: int, bank: LabelledImages) -> dict[str, Any]:
+        """The judge's verdict on a bank (written next to it); empty without a judge."""
+        key = (variant.name, seed)
+        if key not in self._faithfulness:
+            path = self.out / "banks" / f"{variant.name}-seed{seed}.faithfulness.json"
+            judge = self.judge()
+            if judge is None:
+                verdict: dict[str, Any] = {}
+            elif path.is_file():
+                verdict = json.loads(path.read_text())
+            else:
+                verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
+                                            num_classes=bank.num_classes).to_dict()
+                path.write_text(json.dumps(verdict, indent=2))
+            self._faithfulness[key] = verdict
+        return self._faithfulness[key]
+
     # one run
 
     def run(self, run: Run) -> dict[str, Any]:
@@ -160,23 +260,29 @@ class Study:
             return json.loads(record_path.read_text())
         started = time.perf_counter()
         real = self.real_data()
-        if run.arm in ("gan", "gan+classic"):
+        verdict: dict[str, Any] = {}
+        if run.synthetic:
             real.setup()
             variant = next(v for v in c.variants if v.name == run.variant)
-            needed = torch.floor(real.train_dataset.class_counts().double() * max(c.ratios) + 0.5)
+            largest = max(max(c.ratios), 1.0 if c.cas else 0.0)
+            needed = torch.floor(real.train_dataset.class_counts().double() * largest + 0.5)
             bank = self.bank(variant, run.seed, needed.long().tolist())
+            verdict = self.faithfulness(variant, run.seed, bank)
             data = SyntheticBlendDataModule(real, bank, mode=run.mode, ratio=run.ratio, seed=run.seed)
         else:
             data = SyntheticBlendDataModule(real, None, seed=run.seed)
         classic = c.classic_augment if run.arm in ("classic", "gan+classic") else "none"
-        options, max_steps = c.training(run.classifier)
-        model = ClassifierModule(architecture=run.classifier, num_classes=real.num_classes,
-                                 channels=real.image_shape[0], image_size=real.image_shape[1],
-                                 classic_augment=classic, seed=run.seed, **options)
-        trainer = self._trainer(max_steps)
+        recipe = next((r for r in c.recipes if r.name == run.recipe), None)
+        extra: dict[str, Any] = dict(recipe.options) if recipe else {}
+        if recipe is not None and recipe.needs_teacher:
+            extra["teacher"] = self.teacher(run.classifier, run.seed).network
+        model = self._classifier(run.classifier, run.seed, classic, **extra)
+        trainer = self._trainer(c.training(run.classifier)[1])
         trainer.fit(model, data)
-        if (run.arm, run.classifier, run.seed) == ("classic", c.classifiers[0], c.data_seed):
-            torch.save(model.state_dict(), self.out / "referee.pt")
+        if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
+            path = self._teacher_path(run.classifier, run.seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), path)
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()
         record = {**dataclasses.asdict(run), "run_id": run.run_id,
@@ -184,6 +290,8 @@ class Study:
                   "synthetic_images": int(data.train_dataset.synthetic.sum()),
                   "test_error": metrics["test_error"], "test_samples": metrics["test_samples"],
                   "class_errors": [metrics[f"test_error_class{k}"] for k in range(real.num_classes)],
+                  "faithfulness_mean": verdict.get("mean"),
+                  "faithfulness_worst": verdict.get("worst"),
                   "seconds": round(time.perf_counter() - started, 1)}
         record_path.parent.mkdir(parents=True, exist_ok=True)
         record_path.write_text(json.dumps(record, indent=2))
