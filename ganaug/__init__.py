@@ -3,7 +3,8 @@
 The main parts, importable from the top level:
 
 - ``DiffAugment``: the differentiable augmentation every GAN module applies to D's inputs;
-- ``GANModule`` and its GANs ``GAN``, ``ConditionalGAN``, ``BigGAN`` and ``DAGAN``;
+- ``GANModule`` and its GANs ``GAN``, ``ConditionalGAN``, ``BigGAN`` and ``DAGAN``; ``load_gan``
+  loads any of their checkpoints safely, ``register_gan`` lets it load a subclass of your own;
 - ``ImageDataModule``: named datasets as class-balanced, few-shot train / val / test loaders;
 - ``SyntheticBlendDataModule``: real training images blended with synthetic ones per class;
 - ``ClassifierModule``: the downstream classifier that judges synthetic data;
@@ -14,7 +15,7 @@ from ganaug.augment import DiffAugment
 from ganaug.classify import ClassifierModule
 from ganaug.data import ImageDataModule, SyntheticBlendDataModule
 from ganaug.metrics import GenerativeMetrics
-from ganaug.modules import DAGAN, GAN, BigGAN, ConditionalGAN, GANModule
+from ganaug.modules import DAGAN, GAN, BigGAN, ConditionalGAN, GANModule, load_gan, register_gan
 
 __version__ = "0.1.0.dev0"
 __all__ = [
@@ -29,4 +30,6 @@ __all__ = [
     "ImageDataModule",
     "SyntheticBlendDataModule",
     "__version__",
+    "load_gan",
+    "register_gan",
 ]

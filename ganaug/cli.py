@@ -14,6 +14,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
 import time
 import warnings
@@ -73,19 +75,21 @@ def generate(
     batch_size: int = 256,
     grid: str | Path | None = None,
     device: str = "cpu",
+    model_class: type[GANModule] | None = None,
 ) -> Path:
     """Write ``n_per_class`` images of every class from ``checkpoint`` to ``output``.
 
     ``output`` ending in ``.pt`` gets ``{"images": float (N, C, H, W) in [-1, 1], "labels":
     int64 (N,) or None}``; any other path becomes an image folder with one sub-folder per class
     (``unlabelled/`` for unconditional models). ``grid`` also writes the fixed-noise sample grid.
+    ``model_class`` loads a checkpoint of a class of your own (see :func:`ganaug.load_gan`).
     """
     from PIL import Image
     from tqdm.auto import tqdm
 
     from ganaug.images import to_uint8, write_png
 
-    model = load_gan(checkpoint, map_location=device)
+    model = load_gan(checkpoint, map_location=device, model_class=model_class)
     rng = torch.Generator(device=device).manual_seed(seed)
     classes = range(model.hparams.num_classes) if model.conditional else [None]
     output = Path(output)
@@ -120,10 +124,37 @@ def _generate_main(argv: list[str]) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--grid", default=None, help="also write the fixed-noise grid PNG here")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    _add_model_class_argument(parser)
     a = parser.parse_args(argv)
     out = generate(a.checkpoint, a.output, n_per_class=a.n_per_class, seed=a.seed,
-                   batch_size=a.batch_size, grid=a.grid, device=a.device)
+                   batch_size=a.batch_size, grid=a.grid, device=a.device,
+                   model_class=_import_model_class(a.model_class))
     print(f"wrote {out}" + (f" and {a.grid}" if a.grid else ""))
+
+
+def _add_model_class_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model-class", default=None, metavar="MODULE:CLASS",
+        help="load the checkpoint as this GAN class of your own (e.g. my_gans:MyGAN); the module "
+             "is imported, so name only code you trust. Default: the checkpoint's class, which "
+             "must be one ganaug ships or registered")
+
+
+def _import_model_class(spec: str | None) -> type[GANModule] | None:
+    """The class named ``module:Class`` on the command line (the user's code, not the file's)."""
+    if spec is None:
+        return None
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"--model-class must be MODULE:CLASS, got {spec!r}")
+    sys.path.insert(0, os.getcwd())  # a module next to the user's training script
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name, None)
+    finally:
+        sys.path.remove(os.getcwd())
+    if not (isinstance(cls, type) and issubclass(cls, GANModule)):
+        raise ValueError(f"--model-class {spec}: {module_name} has no GAN module class {class_name}")
+    return cls
 
 
 def _evaluate_main(argv: list[str]) -> None:
@@ -169,6 +200,7 @@ def _evaluate_main(argv: list[str]) -> None:
                              "share of each class's samples it assigns to that class)")
     parser.add_argument("--judge-n-per-class", type=int, default=200,
                         help="generated images per class for the faithfulness")
+    _add_model_class_argument(parser)
     a = parser.parse_args(argv)
     options = {}
     if a.extractor != "inception":
@@ -184,7 +216,7 @@ def _evaluate_main(argv: list[str]) -> None:
         per_class=a.per_class, kid_subset_size=a.kid_subset_size, kid_subsets=a.kid_subsets,
         is_splits=a.is_splits, seed=a.seed, batch_size=a.batch_size, device=a.device,
         cache_dir=a.cache_dir, use_cache=not a.no_cache, judge=a.judge,
-        judge_n_per_class=a.judge_n_per_class)
+        judge_n_per_class=a.judge_n_per_class, model_class=_import_model_class(a.model_class))
     print(result.table())
     if a.json:
         print(f"wrote {write_json(result, a.json)}")

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl, draw_class_bank
 from ganaug.images import to_uint8
+from ganaug.serialization import load_file
 
 __all__ = ["ClassConditionalSampler", "bank_key", "generate_bank", "load_bank", "save_bank"]
 
@@ -36,9 +37,7 @@ class ClassConditionalSampler(Protocol):
 def load_bank(path: str | Path) -> LabelledImages:
     """Read a bank file (``{"images", "labels"}``; images uint8 or float in [-1, 1])."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no synthetic bank at {path}")
-    content = torch.load(path, map_location="cpu", weights_only=True)
+    content = load_file(path, kind="synthetic bank")
     if not isinstance(content, dict) or "images" not in content or content.get("labels") is None:
         raise ValueError(
             f"{path} is not a labelled bank: expected a dict with 'images' and 'labels' (an "

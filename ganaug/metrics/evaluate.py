@@ -51,6 +51,7 @@ def evaluate_checkpoint(
     judge: str | Path | nn.Module | None = None,  # classifier (module or ClassifierModule
     # checkpoint) for class faithfulness; None = not measured
     judge_n_per_class: int = 200,  # generated images per class for the faithfulness
+    model_class: type | None = None,  # load the checkpoint as this GAN class; None = its own
 ) -> EvaluationResult:
     """Evaluate the EMA generator of ``checkpoint`` against a split of ``dataset``.
 
@@ -61,7 +62,7 @@ def evaluate_checkpoint(
     from ganaug.data import ImageDataModule
     from ganaug.modules.loading import load_gan
 
-    model = load_gan(checkpoint, map_location=device).eval()
+    model = load_gan(checkpoint, map_location=device, model_class=model_class).eval()
     hp = model.hparams
     data = ImageDataModule(dataset, root, image_size=hp.image_size, channels=hp.channels,
                            n_per_class=n_per_class, val_per_class=val_per_class,

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ganaug.images import to_uint8
 from ganaug.metrics.extractors import FeatureExtractor
+from ganaug.serialization import load_file
 
 __all__ = ["ReferenceFeatures", "compute_reference", "default_cache_dir", "load_or_compute_reference"]
 
@@ -115,7 +116,7 @@ def load_or_compute_reference(
                          .encode()).hexdigest()[:20]
     path = Path(cache_dir or default_cache_dir()) / f"reference-{key}.pt"
     if use_cache and path.is_file():
-        stored = torch.load(path, map_location="cpu", weights_only=True)
+        stored = load_file(path, kind="reference cache")
         return ReferenceFeatures(stored["features"], stored["labels"], stored["info"])
 
     features, labels = compute_reference(data, extractor, batch_size=batch_size, device=device)

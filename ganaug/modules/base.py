@@ -35,16 +35,20 @@ from torch import Tensor, nn
 from ganaug.augment import DiffAugment
 from ganaug.images import check_images, image_grid, write_png
 from ganaug.losses import get_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
+from ganaug.modules.checkpoint import (
+    CheckpointMismatchError,
+    check_checkpoint_class,
+    class_name,
+    read_checkpoint,
+    resolve_checkpoint_class,
+)
 from ganaug.seeding import step_seed
+from ganaug.serialization import safe_globals
 
 __all__ = ["CheckpointMismatchError", "GANModule", "latent_noise", "update_ema"]
 
 _CHECKPOINT_KEY = "ganaug"
 _INIT_STREAM = 0x1417  # keeps the initialisation's draws apart from the step noise of one seed
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint was made for another architecture (shape, classes, latent size)."""
 
 
 def latent_noise(
@@ -468,9 +472,39 @@ class GANModule(L.LightningModule):
 
     # checkpoint state beyond the state dict
 
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | Path,
+        map_location: Any = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        weights_only: bool = True,
+        **kwargs: Any,
+    ) -> GANModule:
+        """Lightning's ``load_from_checkpoint``, without running code from the file.
+
+        The file is read with ``weights_only=True``; the class it names must be this class, a
+        subclass of it that ganaug ships or a user registered (``ganaug.register_gan``), or one
+        of its bases (see :mod:`ganaug.modules.checkpoint`). ``GANModule.load_from_checkpoint``
+        loads any registered GAN.
+        """
+        if weights_only is not True:
+            raise ValueError("ganaug GAN checkpoints load with weights_only=True only: a "
+                             "checkpoint never needs to run code to be read")
+        if not isinstance(checkpoint_path, (str, Path)):
+            raise TypeError(f"checkpoint_path must be a file path, got {type(checkpoint_path).__name__}")
+        target = resolve_checkpoint_class(read_checkpoint(checkpoint_path, mmap=True), cls,
+                                          checkpoint_path)
+        with safe_globals():
+            return super(GANModule, target).load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file,
+                strict=strict, weights_only=True, **kwargs)
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[_CHECKPOINT_KEY] = {
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "class": class_name(type(self)),
+            "lineage": [class_name(c) for c in type(self).__mro__ if issubclass(c, GANModule)],
             "architecture": self.architecture,
             "d_steps_done": self.d_steps_done,
             "iteration": self.iteration,
@@ -483,6 +517,7 @@ class GANModule(L.LightningModule):
                 f"this checkpoint was not written by a ganaug GAN module; {type(self).__name__} "
                 "can only load checkpoints saved by ganaug"
             )
+        check_checkpoint_class(state, self)
         mine = self.architecture
         differences = [f"{k}: checkpoint {v!r}, model {mine[k]!r}"
                        for k, v in state["architecture"].items() if mine.get(k) != v]

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.modules.base import GANModule
+from ganaug.modules.checkpoint import register_gan
 from ganaug.networks.biggan import BigGANDiscriminator, BigGANGenerator
 
 __all__ = ["BigGAN"]
@@ -35,6 +36,7 @@ __all__ = ["BigGAN"]
 FakeLabels = Literal["uniform", "real"]
 
 
+@register_gan
 class BigGAN(GANModule):
     """DiffAugment-BigGAN: BigGAN networks and the published CIFAR training setting.
 

@@ -14,9 +14,11 @@ from typing import Any, Literal
 from torch import nn
 
 from ganaug.modules.base import GANModule
+from ganaug.modules.checkpoint import register_gan
 from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
+@register_gan
 class ConditionalGAN(GANModule):
     """Class-conditional GAN: ``sample(n, labels)`` draws images of the given classes.
 

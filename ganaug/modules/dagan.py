@@ -46,6 +46,7 @@ from ganaug.data.pairs import pair_within_batch
 from ganaug.images import check_images, image_grid
 from ganaug.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaug.modules.base import GANModule, latent_noise
+from ganaug.modules.checkpoint import register_gan
 from ganaug.networks.dagan import DAGANDiscriminator, DAGANGenerator
 
 __all__ = ["DAGAN", "DAGANSource"]
@@ -54,6 +55,7 @@ PairAugment = Literal["shared", "independent"]
 Source = Dataset | LabelledImages | tuple[Tensor, Sequence[int] | Tensor]
 
 
+@register_gan
 class DAGAN(GANModule):
     """DAGAN (Antoniou et al. 2017): ``G(x, z)`` is a new image of ``x``'s class.
 

@@ -7,9 +7,11 @@ from typing import Any
 from torch import nn
 
 from ganaug.modules.base import GANModule
+from ganaug.modules.checkpoint import register_gan
 from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
+@register_gan
 class GAN(GANModule):
     """Unconditional GAN: noise in, images out; class labels in the batches are ignored.
 

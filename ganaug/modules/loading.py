@@ -1,8 +1,12 @@
-"""Load any ganaug GAN checkpoint without knowing its class in advance."""
+"""Load any ganaug GAN checkpoint without knowing its class in advance, and without trusting it.
+
+The class is found among the registered GAN modules (:func:`ganaug.register_gan`), never imported
+because the file names it, and the file is read with ``weights_only=True``
+(:mod:`ganaug.modules.checkpoint`).
+"""
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import torch
@@ -12,15 +16,20 @@ from ganaug.modules.base import GANModule
 __all__ = ["load_gan"]
 
 
-def load_gan(checkpoint: str | Path, map_location: str | torch.device = "cpu") -> GANModule:
-    """Load a checkpoint written by any ganaug GAN module, finding its class from the file."""
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    meta = state.get("ganaug") if isinstance(state, dict) else None
-    if meta is None:
-        raise ValueError(f"{path} is not a checkpoint written by a ganaug GAN module")
-    module_name, _, class_name = meta["class"].rpartition(".")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    return cls.load_from_checkpoint(path, map_location=map_location)
+def load_gan(
+    checkpoint: str | Path,
+    map_location: str | torch.device = "cpu",
+    *,
+    model_class: type[GANModule] | None = None,  # the class to load as; None = the stored one
+) -> GANModule:
+    """Load a checkpoint written by a ganaug GAN module, finding its class from the file.
+
+    The stored class must be registered (ganaug's own are); a class of your own can be passed
+    as ``model_class`` (or registered with ``ganaug.register_gan``). Raises
+    ``FileNotFoundError``, ``CheckpointError`` (unreadable, unsafe or foreign files) or
+    ``CheckpointMismatchError`` (a checkpoint of another class), each naming the path.
+    """
+    cls = model_class or GANModule
+    if not (isinstance(cls, type) and issubclass(cls, GANModule)):
+        raise TypeError(f"model_class must be a GANModule subclass, got {model_class!r}")
+    return cls.load_from_checkpoint(Path(checkpoint), map_location=map_location)
