@@ -531,6 +531,37 @@ class GANModule(L.LightningModule):
         self.d_steps_done = int(state["d_steps_done"])
         self.iteration = int(state["iteration"])
 
+    # pickling: through the networks' state dicts
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``pickle`` and ``copy.deepcopy`` keep: everything but the networks, which travel
+        as state dicts (spectral-norm parametrisations refuse to be pickled) and are rebuilt from
+        the hyperparameters on unpickling, as ``load_from_checkpoint`` rebuilds them."""
+        state = dict(super().__getstate__())  # Lightning's drops the trainer
+        modules = state.pop("_modules")
+        state["_rng"] = None  # reseeded at every step
+        state["_pickled_networks"] = {
+            "state": {name: module.state_dict() for name, module in modules.items()},
+            "training": {name: module.training for name, module in self.named_modules()},
+        }
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        networks = state.pop("_pickled_networks")
+        kwargs = {k: v for k, v in state["_hparams"].items() if not k.startswith("_")}
+        with torch.random.fork_rng(devices=[]):  # rebuilding must not move the global RNG
+            fresh = type(self)(**kwargs)
+        for name, module in fresh._modules.items():
+            module_state = networks["state"][name]
+            module.load_state_dict(module_state)
+            floating = [t for t in module_state.values() if t.is_floating_point()]
+            if floating:
+                module.to(device=floating[0].device, dtype=floating[0].dtype)
+        state["_modules"] = fresh._modules
+        super().__setstate__(state)
+        for name, module in self.named_modules():
+            module.training = networks["training"].get(name, module.training)
+
     # internals
 
     def _unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
