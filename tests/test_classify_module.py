@@ -200,7 +200,7 @@ def test_bad_batches_and_missing_metrics(trainer_factory):
     model = tiny_module()
     with pytest.raises(ValueError, match="trainer.test"):
         model.test_metrics()
-    with pytest.raises(ValueError, match="channels|\\(B, 1"):
+    with pytest.raises(ValueError, match="1 channel"):
         model.training_step((torch.zeros(2, 3, 8, 8), torch.zeros(2, dtype=torch.long)), 0)
     with pytest.raises(ValueError, match="is_synthetic"):
         model.training_step((torch.zeros(2, 1, 8, 8), torch.zeros(2, dtype=torch.long),

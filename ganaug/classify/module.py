@@ -53,6 +53,7 @@ from ganaug.classify.accuracy import GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment
 from ganaug.classify.protocols import PAPER_PROTOCOLS
 from ganaug.classify.registry import build_classifier
+from ganaug.images import check_batch
 from ganaug.seeding import step_seed
 
 __all__ = ["ClassifierModule"]
@@ -309,14 +310,15 @@ class ClassifierModule(L.LightningModule):
         images, labels = batch[0], batch[1]
         synthetic = batch[2] if len(batch) == 3 else None
         hp = self.hparams
-        if images.ndim != 4 or images.shape[1] != hp.channels:
-            raise ValueError(f"expected images (B, {hp.channels}, H, W), got {tuple(images.shape)}")
-        if labels.shape != images.shape[:1]:
-            raise ValueError(f"expected labels of shape ({len(images)},), "
-                             f"got {tuple(labels.shape)}")
+        integer = isinstance(labels, Tensor) and not labels.is_floating_point()
+        if integer and labels.dtype != torch.bool:
+            labels = labels.long()  # any integer class indices
+        # every batch: shapes, dtypes and both ranges in one device sync (docs/benchmarks.md)
+        check_batch(images, labels, num_classes=hp.num_classes, channels=hp.channels,
+                    name="classifier images")
         if synthetic is not None:
             if synthetic.shape != labels.shape:
                 raise ValueError(f"expected is_synthetic of shape ({len(labels)},), got "
                                  f"{tuple(synthetic.shape)}")
             self._saw_synthetic_flag = True
-        return images, labels.long(), synthetic
+        return images, labels, synthetic

@@ -19,10 +19,12 @@ from tqdm.auto import tqdm
 
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl, draw_class_bank
-from ganaug.images import to_uint8
+from ganaug.images import check_images, to_uint8
 from ganaug.serialization import load_file
 
 __all__ = ["ClassConditionalSampler", "bank_key", "generate_bank", "load_bank", "save_bank"]
+
+_FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 class ClassConditionalSampler(Protocol):
@@ -35,7 +37,11 @@ class ClassConditionalSampler(Protocol):
 
 
 def load_bank(path: str | Path) -> LabelledImages:
-    """Read a bank file (``{"images", "labels"}``; images uint8 or float in [-1, 1])."""
+    """Read a bank file (``{"images", "labels"}``; images uint8 or float in [-1, 1]).
+
+    Float images outside [-1, 1] (pixels in [0, 255] stored as floats, say) are refused, and
+    float images that are all >= 0 (likely [0, 1] data) give a warning.
+    """
     path = Path(path)
     content = load_file(path, kind="synthetic bank")
     if not isinstance(content, dict) or "images" not in content or content.get("labels") is None:
@@ -44,7 +50,11 @@ def load_bank(path: str | Path) -> LabelledImages:
             "unconditional model's samples have no labels and cannot be blended per class)"
         )
     images = content["images"]
+    if not isinstance(images, torch.Tensor) or images.dtype not in (torch.uint8, *_FLOATS):
+        raise ValueError(f"the images of the bank {path} must be uint8 pixels or floats in "
+                         f"[-1, 1], got {getattr(images, 'dtype', type(images).__name__)}")
     if images.is_floating_point():
+        check_images(images, name=f"the float images of the bank {path}")
         images = to_uint8(images)
     meta = content.get("meta") or {}
     return LabelledImages(images, content["labels"], num_classes=meta.get("num_classes"))

@@ -85,7 +85,9 @@ class LabelledImages(torch.utils.data.Dataset):
             raise ValueError(
                 "images must be a uint8 tensor of shape (N, C, H, W), got "
                 f"{type(images).__name__} {getattr(images, 'dtype', '')} "
-                f"{tuple(getattr(images, 'shape', ()))}; convert with (x * 255).round().to(torch.uint8)"
+                f"{tuple(getattr(images, 'shape', ()))}; convert floats in [-1, 1] (ganaug's "
+                "convention) with ganaug.images.to_uint8(x), floats in [0, 1] with "
+                "(x * 255).round().to(torch.uint8)"
             )
         labels = torch.as_tensor(labels).long().reshape(-1)
         if len(images) != len(labels):

@@ -33,7 +33,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
-from ganaug.images import check_images, image_grid, write_png
+from ganaug.images import check_batch, image_grid, write_png
 from ganaug.losses import get_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaug.modules.checkpoint import (
     CheckpointMismatchError,
@@ -155,7 +155,6 @@ class GANModule(L.LightningModule):
         self.d_steps_done = 0  # D steps taken, over the whole fit (restored on resume)
         self.iteration = 0  # G steps taken = completed iterations (restored on resume)
         self._rng: torch.Generator | None = None
-        self._input_checked = False
 
     @staticmethod
     def _validate_options(options: dict[str, Any]) -> None:
@@ -493,7 +492,8 @@ class GANModule(L.LightningModule):
             raise ValueError("ganaug GAN checkpoints load with weights_only=True only: a "
                              "checkpoint never needs to run code to be read")
         if not isinstance(checkpoint_path, (str, Path)):
-            raise TypeError(f"checkpoint_path must be a file path, got {type(checkpoint_path).__name__}")
+            raise TypeError("checkpoint_path must be a file path, got "
+                            f"{type(checkpoint_path).__name__}")
         target = resolve_checkpoint_class(read_checkpoint(checkpoint_path, mmap=True), cls,
                                           checkpoint_path)
         with safe_globals():
@@ -565,18 +565,13 @@ class GANModule(L.LightningModule):
     # internals
 
     def _unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
+        """The batch's images and (conditional models) labels, checked on every batch: shapes and
+        dtypes, and the ranges of both in one device sync (see docs/benchmarks.md for its cost)."""
         real, labels = batch[0], batch[1] if len(batch) > 1 else None
         hp = self.hparams
-        if not self._input_checked:  # once per process: the range check syncs with the device
-            check_images(real, channels=hp.channels, size=(hp.image_size, hp.image_size),
-                         name="training images")
-            if self.conditional:
-                if labels is None or labels.dtype != torch.long:
-                    raise ValueError("a conditional GAN needs int64 class labels in every batch")
-                if int(labels.min()) < 0 or int(labels.max()) >= self.num_classes:
-                    raise ValueError(f"labels must lie in [0, {self.num_classes - 1}], got "
-                                     f"[{int(labels.min())}, {int(labels.max())}]")
-            self._input_checked = True
+        check_batch(real, labels, num_classes=self.num_classes if self.conditional else None,
+                    channels=hp.channels, size=(hp.image_size, hp.image_size),
+                    name="training images")
         return real, labels if self.conditional else None
 
     def _average_ema_buffers(self) -> None:
