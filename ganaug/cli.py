@@ -273,18 +273,39 @@ def study_main(argv: list[str]) -> None:
 COMMANDS = {"fit": fit, "generate": _generate_main, "evaluate": _evaluate_main, "study": study_main}
 
 
+# Errors a user can fix (a wrong path, option, file or checkpoint): one line, no traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError,
+               NotADirectoryError, PermissionError)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``ganaug`` console script."""
-    argv = sys.argv[1:] if argv is None else argv
+    """Entry point of the ``ganaug`` console script.
+
+    A user error (:data:`USER_ERRORS`: a bad option value, a missing file, an unreadable or
+    mismatched checkpoint, ...) prints ``ganaug: error: <message>`` on stderr and exits with
+    status 2; ``--debug`` anywhere on the command line, or ``GANAUG_DEBUG=1``, shows the full
+    traceback instead.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("GANAUG_DEBUG", "0") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
     if not argv or argv[0] not in COMMANDS:
-        print("usage: ganaug {study,fit,generate,evaluate} [-h] ...\n\n"
+        print("usage: ganaug {study,fit,generate,evaluate} [-h] [--debug] ...\n\n"
               "  study     does GAN data help a classifier? paired real / classic / GAN / GAN + classic runs\n"
               "  fit       train a GAN (LightningCLI; try `ganaug fit --config configs/cgan_mnist5k.yaml`)\n"
               "  generate  write n images per class from a checkpoint\n"
-              "  evaluate  FID / IS / KID / precision / recall of a checkpoint, with the protocol",
+              "  evaluate  FID / IS / KID / precision / recall of a checkpoint, with the protocol\n\n"
+              "  --debug   show the full traceback of an error (or set GANAUG_DEBUG=1)",
               file=sys.stderr)
         raise SystemExit(0 if argv and argv[0] in ("-h", "--help") else 2)
-    COMMANDS[argv[0]](argv[1:])
+    try:
+        COMMANDS[argv[0]](argv[1:])
+    except USER_ERRORS as error:
+        if debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"ganaug: error: {message} (--debug shows the traceback)", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

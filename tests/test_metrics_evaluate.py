@@ -58,8 +58,9 @@ def test_evaluate_command_prints_the_table_and_writes_json(checkpoint, tmp_path,
     assert result["extractor"]["weights_sha256"] in printed
 
 
-def test_evaluate_command_rejects_a_metric_it_does_not_know(checkpoint, tmp_path):
+def test_evaluate_command_rejects_a_metric_it_does_not_know(checkpoint, tmp_path, monkeypatch):
     path, script, _ = checkpoint
+    monkeypatch.setenv("GANAUG_DEBUG", "1")  # the exception itself, not the one-line message
     with pytest.raises(ValueError, match="subset of"):
         main(["evaluate", str(path), "--dataset", "digits", "--n-per-class", "4", "--extractor", str(script),
               "--input", "float", "--native-channels", "--metrics", "fid,fd_dinov2", "--no-cache"])
