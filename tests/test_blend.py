@@ -314,3 +314,66 @@ def test_resampling_needs_reloading_loaders_and_a_generator(trainer_factory):
         trainer_factory(max_epochs=1).fit(SyntheticRecorder(), resampling_blend())
     with pytest.raises(ValueError, match="draws from a generator"):
         SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.5, resample_every_epoch=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic share of every batch
+
+
+def test_every_batch_holds_the_synthetic_share_and_an_epoch_is_one_pass_over_the_real_images():
+    # 100 real (10 per class), 100 synthetic (r = 1); batches of 10 with 3 synthetic
+    data = SyntheticBlendDataModule(real_data(), marked_bank(), ratio=1.0, seed=3,
+                                    synthetic_share=0.3)
+    data.setup()
+    batches = list(data.train_dataloader())
+    flags = [batch[2] for batch in batches]
+    # 100 real images at 7 per batch: 15 batches, the last with 100 - 14 * 7 = 2 real ones
+    assert len(batches) == 15
+    assert [int(f.sum()) for f in flags] == [3] * 15
+    assert [int((~f).sum()) for f in flags] == [7] * 14 + [2]
+    # every real image exactly once per epoch (real items are 0..99 of the blend)
+    sampler = data.train_dataloader().sampler
+    order = [i for batch in sampler.batches() for i in batch]
+    real = [i for i in order if i < 100]
+    assert sorted(real) == list(range(100))
+    synthetic = [i for i in order if i >= 100]
+    assert len(synthetic) == len(set(synthetic)) == 45  # 45 of 100: none twice within a lap
+
+
+def test_share_sampler_cycles_synthetic_items_is_seeded_and_shards_whole_batches():
+    from ganaug.data.blend import SyntheticShareSampler
+
+    def batches(rank=0, replicas=1, seed=0, epoch=0, views=1):
+        sampler = SyntheticShareSampler(20, 3, batch_size=5, synthetic_per_batch=2, seed=seed,
+                                        num_views=views, num_replicas=replicas, rank=rank)
+        sampler.set_epoch(epoch)
+        return sampler.batches()
+
+    one = batches()
+    assert len(one) == 7  # ceil(20 / 3)
+    synthetic = [i for batch in one for i in batch if i >= 20]
+    assert len(synthetic) == 14  # 3 synthetic items, cycled: each lap holds each of them once
+    for lap in range(4):
+        assert sorted(synthetic[3 * lap:3 * lap + 3]) == [20, 21, 22]
+    assert one == batches() and one != batches(epoch=1) and one != batches(seed=1)
+    shards = [batches(rank=r, replicas=2) for r in (0, 1)]
+    assert [len(s) for s in shards] == [3, 3]  # 7 batches -> 6, whole batches per rank
+    assert shards[0] == one[0:6:2] and shards[1] == one[1:6:2]
+    mirrored = batches(views=2)
+    assert all(0 <= i < 46 for batch in mirrored for i in batch)
+    # the same items, each in a chosen view (view 1 of item i is i + 23)
+    assert [[i % 23 for i in b] for b in mirrored] == one
+    assert any(i >= 23 for batch in mirrored for i in batch)
+    with pytest.raises(ValueError, match="0 < synthetic_per_batch < batch_size"):
+        SyntheticShareSampler(20, 3, batch_size=5, synthetic_per_batch=5)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (dict(ratio=1.0, synthetic_share=1.0), r"synthetic_share must be in \(0, 1\)"),
+    (dict(ratio=0.0, synthetic_share=0.5), "needs both"),
+    (dict(ratio=1.0, mode="replace", synthetic_share=0.5), "needs both"),
+    (dict(ratio=1.0, synthetic_share=0.01), "at least 1"),
+])
+def test_bad_synthetic_shares_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        SyntheticBlendDataModule(real_data(), marked_bank(), **options)

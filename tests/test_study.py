@@ -49,7 +49,7 @@ def test_plan_pairs_every_gan_run_with_real_and_classic_runs():
 def test_recipes_add_gan_runs_and_a_control_only_when_real_images_learn_differently():
     recipes = [Recipe("kd", dict(distill_weight=0.5)),
                Recipe("kd_syn", dict(distill_weight=0.5, distill_on="synthetic")),
-               Recipe("w", dict(synthetic_weight=0.5))]
+               Recipe("w", dict(synthetic_weight=0.5)), Recipe("s", dict(synthetic_share=0.25))]
     config = StudyConfig.from_dict({**TINY, "seeds": [0], "modes": ["augment"],
                                     "variants": [Variant("plain")], "recipes": recipes,
                                     "gan_arms": ["gan+classic"], "cas": False})
@@ -59,7 +59,8 @@ def test_recipes_add_gan_runs_and_a_control_only_when_real_images_learn_differen
         "small_cnn-gan_classic-plain-augment-r0.5-seed0",
         "small_cnn-gan_classic-plain-augment-r0.5-kd-seed0",
         "small_cnn-gan_classic-plain-augment-r0.5-kd_syn-seed0",
-        "small_cnn-gan_classic-plain-augment-r0.5-w-seed0"]
+        "small_cnn-gan_classic-plain-augment-r0.5-w-seed0",
+        "small_cnn-gan_classic-plain-augment-r0.5-s-seed0"]
     with pytest.raises(ValueError, match="sets \\['lr'\\]"):
         StudyConfig.from_dict({**TINY, "recipes": [dict(name="x", options=dict(lr=1.0))]})
 
@@ -184,7 +185,8 @@ def test_a_study_runs_writes_its_outputs_and_resumes(tmp_path, monkeypatch):
 
 def test_the_same_study_twice_writes_the_same_results(tmp_path):
     values = {**TINY, "seeds": [0], "modes": ["augment"], "variants": [{"name": "plain"}],
-              "recipes": [dict(name="kd", options=dict(distill_weight=0.5))],
+              "recipes": [dict(name="kd", options=dict(distill_weight=0.5)),
+                          dict(name="share", options=dict(synthetic_share=0.25))],
               "gan_selection": dict(every_n_iterations=1, n_per_class=2)}
     config = StudyConfig.from_dict(values)
     run_study(config, tmp_path / "a", progress=False)

@@ -14,6 +14,11 @@ Which real images leave and which synthetic images enter are drawn from ``seed``
 test loaders are the real datamodule's, untouched. Each training item is ``(image, label,
 is_synthetic)`` so that a classifier can report accuracy on real and synthetic samples apart.
 Under DDP every process takes a disjoint share of one seeded order (no padding duplicates).
+
+With ``synthetic_share`` every training batch holds that fraction of synthetic images (He et al.
+2023 and Yu et al. 2023 find that how many synthetic images a batch holds matters, and that
+performance drops once they outnumber the real ones), and an epoch is one pass over the real
+images (:class:`SyntheticShareSampler`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from pathlib import Path
 from typing import Literal
 
 import lightning as L
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
@@ -34,9 +40,11 @@ from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.seeding import step_seed
 
-__all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModule", "blend_counts"]
+__all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModule",
+           "SyntheticShareSampler", "blend_counts"]
 
 Mode = Literal["replace", "augment"]
+_SHARE_STREAM = 0x5A4E  # the share sampler's order, apart from the blend's other draws
 
 
 def blend_counts(class_counts: Tensor, ratio: float, mode: Mode) -> Tensor:
@@ -91,6 +99,62 @@ class ShardedEpochSeededSampler(DistributedSampler):
         return self.num_samples
 
 
+class SyntheticShareSampler(DistributedSampler):
+    """An order of a blend's items in which every batch holds ``synthetic_per_batch`` synthetic
+    items and the rest real ones.
+
+    The blend holds ``num_real`` real items first, then ``num_synthetic`` synthetic ones. An epoch
+    is one pass over the real items in a ``(seed, epoch)`` order, ``batch_size -
+    synthetic_per_batch`` per batch; the synthetic items follow their own order, reshuffled each
+    time it runs out. Process ``rank`` of ``num_replicas`` takes every ``num_replicas``-th whole
+    batch (the remainder that does not divide evenly is dropped), so a DataLoader with the same
+    ``batch_size`` cuts exactly these batches. With ``num_views > 1`` each item is drawn in one
+    uniformly chosen view, as in :class:`EpochSeededRandomSampler`.
+    """
+
+    def __init__(self, num_real: int, num_synthetic: int, *, batch_size: int,
+                 synthetic_per_batch: int, seed: int = 0, num_views: int = 1,
+                 num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(range(num_real + num_synthetic), num_replicas=num_replicas, rank=rank,
+                         shuffle=False)
+        if not 0 < synthetic_per_batch < batch_size:
+            raise ValueError(f"need 0 < synthetic_per_batch < batch_size, got {synthetic_per_batch} "
+                             f"of {batch_size}")
+        if num_real < 1 or num_synthetic < 1:
+            raise ValueError(f"a synthetic share needs real and synthetic items, got {num_real} "
+                             f"and {num_synthetic}")
+        self.num_real, self.num_synthetic = num_real, num_synthetic
+        self.batch_size, self.synthetic_per_batch = batch_size, synthetic_per_batch
+        self.seed, self.num_views = seed, num_views
+        real_per_batch = batch_size - synthetic_per_batch
+        self.num_batches = math.ceil(num_real / real_per_batch) // num_replicas * num_replicas
+
+    def batches(self) -> list[list[int]]:
+        """This process's batches of item indices (views included) for the current epoch."""
+        rng = np.random.default_rng([self.seed, self.epoch, _SHARE_STREAM])
+        real = rng.permutation(self.num_real)
+        laps = math.ceil(self.num_batches * self.synthetic_per_batch / self.num_synthetic)
+        synthetic = self.num_real + np.concatenate(
+            [rng.permutation(self.num_synthetic) for _ in range(max(1, laps))])
+        per_real = self.batch_size - self.synthetic_per_batch
+        total = self.num_real + self.num_synthetic
+        batches = []
+        for b in range(self.num_batches):
+            items = np.concatenate([real[b * per_real:(b + 1) * per_real],
+                                    synthetic[b * self.synthetic_per_batch:
+                                              (b + 1) * self.synthetic_per_batch]])
+            if self.num_views > 1:
+                items = items + total * rng.integers(0, self.num_views, len(items))
+            batches.append(items.tolist())
+        return batches[self.rank::self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter([index for batch in self.batches() for index in batch])
+
+    def __len__(self) -> int:
+        return sum(len(batch) for batch in self.batches())
+
+
 class SyntheticBlendDataModule(L.LightningDataModule):
     """A real :class:`ImageDataModule` whose training split is blended with synthetic images.
 
@@ -113,6 +177,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         cache_dir: str | None = None,  # where banks drawn from checkpoints are kept
         resample_every_epoch: bool = False,  # fresh synthetic images every epoch (generators only)
         batch_size: int | None = None,  # None = the real datamodule's
+        synthetic_share: float | None = None,  # fraction of every training batch that is
+        # synthetic (an epoch = one pass over the real images); None = batches drawn from the blend
     ) -> None:
         super().__init__()
         blend_counts(torch.zeros(1), ratio, mode)  # validate early
@@ -120,6 +186,13 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             raise ValueError(f"ratio={ratio} needs a synthetic source (a bank, a checkpoint or a model)")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
+        if synthetic_share is not None:
+            if not 0 < synthetic_share < 1:
+                raise ValueError(f"synthetic_share must be in (0, 1) or None, got {synthetic_share}")
+            if ratio == 0 or mode == "replace" and ratio == 1:
+                raise ValueError("synthetic_share mixes real and synthetic images in every batch: "
+                                 "it needs both (augment mode with ratio > 0, or replace with "
+                                 "0 < ratio < 1)")
         if resample_every_epoch and (isinstance(synthetic, LabelledImages) or (
                 isinstance(synthetic, (str, Path)) and Path(synthetic).suffix == ".pt")):
             raise ValueError("resample_every_epoch draws from a generator: pass a GAN module or "
@@ -137,6 +210,12 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self._loaded: object | None = None
         self._drawn_epoch = 0
         self.batch_size = batch_size or real.batch_size
+        self.synthetic_share = synthetic_share
+        if synthetic_share is not None and not 1 <= round(synthetic_share * self.batch_size) < \
+                self.batch_size:
+            raise ValueError(f"synthetic_share {synthetic_share} of a batch of {self.batch_size} is "
+                             f"{round(synthetic_share * self.batch_size)} images; it must be at "
+                             "least 1 and leave a real one")
         self.train_dataset: BlendedImages | None = None
         self.synthetic_counts: Tensor | None = None  # per class, after setup
 
@@ -299,10 +378,25 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             if epoch != self._drawn_epoch:
                 self._draw_for_epoch(epoch)
         dataset, views = training_views(self.train_dataset, self.real.hflip)
+        if self.synthetic_share is not None:
+            sampler = self._share_sampler(views)
+            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                              num_workers=self.real.num_workers, drop_last=False,
+                              persistent_workers=self.real.num_workers > 0)
         sampler = self._sampler(len(self.train_dataset), views)
         return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.real.num_workers, drop_last=self.real.drop_last,
                           persistent_workers=self.real.num_workers > 0)
+
+    def _share_sampler(self, views: int) -> SyntheticShareSampler:
+        trainer = self.trainer
+        world = getattr(trainer, "world_size", 1) if trainer is not None else 1
+        rank = trainer.global_rank if world > 1 else 0
+        synthetic = int(self.train_dataset.synthetic.sum())
+        return SyntheticShareSampler(
+            len(self.train_dataset) - synthetic, synthetic, batch_size=self.batch_size,
+            synthetic_per_batch=round(self.synthetic_share * self.batch_size), seed=self.seed,
+            num_views=views, num_replicas=world, rank=rank)
 
     def _sampler(self, num_items: int, views: int) -> Sampler:
         trainer = self.trainer

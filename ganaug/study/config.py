@@ -28,8 +28,10 @@ class Variant:
         return DiversityControl(**self.control)
 
 
-RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "distill_on")
-"""The ``ClassifierModule`` options a :class:`Recipe` may set."""
+RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "distill_on",
+                  "synthetic_share")
+"""What a :class:`Recipe` may set: ``ClassifierModule`` options, and the blend's
+``synthetic_share``."""
 
 
 @dataclass
@@ -37,7 +39,8 @@ class Recipe:
     """A way synthetic images enter a classifier's training: ``ClassifierModule`` options such as
     ``synthetic_weight`` (loss weight of a synthetic sample) or ``distill_weight`` /
     ``distill_temperature`` / ``distill_on`` (soft labels from the teacher, the same seed's
-    classic-arm classifier).
+    classic-arm classifier), or the blend's ``synthetic_share`` (the fraction of every batch that
+    is synthetic).
 
     A recipe that changes the loss of real samples (distillation on all samples) gets a control
     run, the same recipe with classic augmentation on real images only, so that the table can
@@ -46,6 +49,12 @@ class Recipe:
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+
+    def classifier_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if k != "synthetic_share"}
+
+    def blend_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if k == "synthetic_share"}
 
     @property
     def needs_teacher(self) -> bool:

@@ -261,6 +261,7 @@ class Study:
         started = time.perf_counter()
         real = self.real_data()
         verdict: dict[str, Any] = {}
+        recipe = next((r for r in c.recipes if r.name == run.recipe), None)
         if run.synthetic:
             real.setup()
             variant = next(v for v in c.variants if v.name == run.variant)
@@ -268,12 +269,13 @@ class Study:
             needed = torch.floor(real.train_dataset.class_counts().double() * largest + 0.5)
             bank = self.bank(variant, run.seed, needed.long().tolist())
             verdict = self.faithfulness(variant, run.seed, bank)
-            data = SyntheticBlendDataModule(real, bank, mode=run.mode, ratio=run.ratio, seed=run.seed)
+            blend_options = recipe.blend_options() if recipe else {}
+            data = SyntheticBlendDataModule(real, bank, mode=run.mode, ratio=run.ratio,
+                                            seed=run.seed, **blend_options)
         else:
             data = SyntheticBlendDataModule(real, None, seed=run.seed)
         classic = c.classic_augment if run.arm in ("classic", "gan+classic") else "none"
-        recipe = next((r for r in c.recipes if r.name == run.recipe), None)
-        extra: dict[str, Any] = dict(recipe.options) if recipe else {}
+        extra: dict[str, Any] = recipe.classifier_options() if recipe else {}
         if recipe is not None and recipe.needs_teacher:
             extra["teacher"] = self.teacher(run.classifier, run.seed).network
         model = self._classifier(run.classifier, run.seed, classic, **extra)
