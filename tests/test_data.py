@@ -30,7 +30,7 @@ from ganaug.data import (
 )
 from ganaug.data import datamodule as datamodule_module
 from ganaug.data import datasets as datasets_module
-from ganaug.data.datamodule import HorizontalFlipViews, class_balanced_split
+from ganaug.data.datamodule import HorizontalFlipViews, class_balanced_split, long_tail_counts
 from fake_datasets import (
     md5_of,
     write_fake_cifar10,
@@ -553,3 +553,109 @@ def test_impossible_splits_are_refused_at_setup(arguments, message):
 def test_loaders_before_setup_say_so():
     with pytest.raises(RuntimeError, match="call setup"):
         ImageDataModule("digits", n_per_class=5).train_dataloader()
+
+
+# ---------------------------------------------------------------------------------------------
+# imbalanced training splits
+
+
+@pytest.mark.parametrize(
+    ("largest", "factor", "expected"),
+    [
+        # 50 * 10 ** (-c / 9) = 50, 38.71, 29.97, 23.21, 17.97, 13.91, 10.77, 8.34, 6.46, 5
+        (50, 10, [50, 39, 30, 23, 18, 14, 11, 8, 6, 5]),
+        # 100 * 100 ** (-c / 9) = 100, 59.95, 35.94, 21.54, 12.92, 7.74, 4.64, 2.78, 1.67, 1
+        (100, 100, [100, 60, 36, 22, 13, 8, 5, 3, 2, 1]),
+        # 20 * 2 ** (-c / 9) = 20, 18.52, 17.15, 15.87, 14.70, 13.61, 12.60, 11.67, 10.80, 10
+        (20, 2, [20, 19, 17, 16, 15, 14, 13, 12, 11, 10]),
+        (7, 1, [7] * 10),
+    ],
+)
+def test_long_tail_counts_by_hand(largest, factor, expected):
+    assert long_tail_counts(largest, 10, factor) == expected
+
+
+def test_long_tail_counts_refuse_bad_factors():
+    with pytest.raises(ValueError, match="imbalance_factor must be a finite number >= 1"):
+        long_tail_counts(50, 10, 0.5)
+    with pytest.raises(ValueError, match="smallest class 0.40 .* at most 10"):
+        long_tail_counts(5, 10, 12.5)
+
+
+def test_split_with_a_part_per_class_is_a_prefix_of_the_balanced_part():
+    labels = torch.arange(200) % 4
+    counts = [6, 4, 1, 0]
+    train, val, test = class_balanced_split(labels, [counts, 2, 3], num_classes=4, seed=5)
+    assert torch.bincount(labels[train], minlength=4).tolist() == counts
+    balanced = class_balanced_split(labels, [6, 2, 3], num_classes=4, seed=5)
+    assert set(train.tolist()) <= set(balanced[0].tolist())
+    assert val.tolist() == balanced[1].tolist() and test.tolist() == balanced[2].tolist()
+    with pytest.raises(ValueError, match="needs 4 counts, got 3"):
+        class_balanced_split(labels, [[1, 2, 3]], num_classes=4)
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (dict(n_per_class=50, imbalance_factor=10), [50, 39, 30, 23, 18, 14, 11, 8, 6, 5]),
+        (dict(class_counts=[5, 0, 12, 1, 3, 3, 9, 2, 4, 30]), [5, 0, 12, 1, 3, 3, 9, 2, 4, 30]),
+        (dict(n_per_class=20, imbalance_factor=2), [20, 19, 17, 16, 15, 14, 13, 12, 11, 10]),
+    ],
+)
+def test_imbalanced_training_split_has_exact_counts_and_a_balanced_test_set(options, expected):
+    datamodule = ImageDataModule("mnist5k", val_per_class=10, test_per_class=40, seed=3, **options)
+    datamodule.setup("fit")
+    assert datamodule.train_counts == expected
+    assert datamodule.train_dataset.class_counts().tolist() == expected
+    assert datamodule.val_dataset.class_counts().tolist() == [10] * 10
+    assert datamodule.test_dataset.class_counts().tolist() == [40] * 10
+    # the training images are among, and the held-out images the same as, the balanced split's
+    balanced = ImageDataModule("mnist5k", n_per_class=max(expected), val_per_class=10,
+                               test_per_class=40, seed=3)
+    balanced.setup("fit")
+    assert set(datamodule.train_indices.tolist()) <= set(balanced.train_indices.tolist())
+    assert datamodule.test_indices.tolist() == balanced.test_indices.tolist()
+    assert datamodule.val_indices.tolist() == balanced.val_indices.tolist()
+
+
+def test_imbalanced_split_is_a_function_of_the_seed():
+    def train_indices(seed: int) -> list[int]:
+        datamodule = ImageDataModule("digits", n_per_class=12, imbalance_factor=4, seed=seed,
+                                     test_per_class=5, batch_size=8)
+        datamodule.setup()
+        return datamodule.train_indices.tolist()
+
+    assert train_indices(4) == train_indices(4)
+    assert train_indices(4) != train_indices(5)
+
+
+def test_imbalanced_split_of_a_dataset_with_an_official_test_split(tmp_path):
+    write_fake_mnist(tmp_path, n_train=60, n_test=30)
+    datamodule = ImageDataModule("mnist", str(tmp_path), class_counts=[3, 2, 1, 1, 1, 1, 1, 1, 1, 1],
+                                 test_per_class=2, batch_size=4)
+    datamodule.setup()
+    assert datamodule.train_dataset.class_counts().tolist() == [3, 2, 1, 1, 1, 1, 1, 1, 1, 1]
+    assert datamodule.test_dataset.class_counts().tolist() == [2] * 10
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(class_counts=[5] * 9), "one count per class of 'mnist5k' \\(10\\), got 9"),
+        (dict(class_counts=[5] * 9 + [-1]), "integers >= 0, not all 0"),
+        (dict(class_counts=[0] * 10), "integers >= 0, not all 0"),
+        (dict(class_counts=[5] * 10, n_per_class=5), "leave n_per_class and imbalance_factor unset"),
+        (dict(imbalance_factor=10.0), "set n_per_class"),
+        (dict(n_per_class=50, imbalance_factor=0.1), "finite number >= 1"),
+        (dict(n_per_class=4, imbalance_factor=9), "smallest class 0.44"),
+    ],
+)
+def test_bad_imbalance_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        ImageDataModule("mnist5k", test_per_class=10, **options)
+
+
+def test_a_class_too_small_for_its_count_is_named():
+    datamodule = ImageDataModule("mnist5k", class_counts=[5] * 9 + [600], test_per_class=10)
+    with pytest.raises(ValueError, match="class 0 has only 500 images but 610 are needed"):
+        datamodule.setup()

@@ -1,5 +1,5 @@
-"""Data: datasets by name, the datamodule of class-balanced few-shot splits, synthetic banks and
-the real/synthetic blend."""
+"""Data: datasets by name, the datamodule of few-shot splits (class-balanced or imbalanced on
+purpose), synthetic banks and the real/synthetic blend."""
 
 from ganaug.data.bank import generate_bank, load_bank, save_bank
 from ganaug.data.blend import BlendedImages, SyntheticBlendDataModule, blend_counts
@@ -8,6 +8,7 @@ from ganaug.data.datamodule import (
     HorizontalFlipViews,
     ImageDataModule,
     class_balanced_split,
+    long_tail_counts,
 )
 from ganaug.data.datasets import (
     DatasetInfo,
@@ -36,6 +37,7 @@ __all__ = [
     "class_balanced_split",
     "dataset_info",
     "load_dataset",
+    "long_tail_counts",
     "register_dataset",
 ]
 from ganaug.data.pairs import (  # noqa: E402

@@ -1,13 +1,17 @@
-"""``ImageDataModule``: a named dataset as class-balanced, seeded train / val / test loaders.
+"""``ImageDataModule``: a named dataset as seeded few-shot train / val / test loaders.
 
 Splits are cut per class from a seeded permutation, so the same ``seed`` gives the same few-shot
-subset on every machine and in every process. The training order and the random horizontal flip
+subset on every machine and in every process. The training split is class-balanced, or
+imbalanced on purpose (a count per class, or the exponential long tail of Cui et al., CVPR 2019,
+"Class-balanced loss based on effective number of samples", https://arxiv.org/abs/1901.05555);
+validation and test splits are always balanced. The training order and the random horizontal flip
 are a pure function of ``(seed, epoch)`` (:class:`EpochSeededRandomSampler`), which makes a resumed
 fit see exactly the batches of an uninterrupted one; under DDP Lightning shards that order.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 import lightning as L
@@ -23,39 +27,74 @@ __all__ = [
     "HorizontalFlipViews",
     "ImageDataModule",
     "class_balanced_split",
+    "long_tail_counts",
     "training_views",
 ]
 
 
+def long_tail_counts(largest: int, num_classes: int, imbalance_factor: float) -> list[int]:
+    """Images per class decaying exponentially from ``largest`` (class 0) to
+    ``largest / imbalance_factor`` (the last class).
+
+    Class ``c`` of ``K`` gets ``n_c = floor(largest * imbalance_factor ** (-c / (K - 1)) + 0.5)``
+    (rounded half up); ``imbalance_factor = n_0 / n_{K-1}`` is the ratio of the largest class to
+    the smallest, and 1 gives a balanced set.
+    """
+    if largest < 1 or num_classes < 2:
+        raise ValueError(f"need largest >= 1 and num_classes >= 2, got {largest}, {num_classes}")
+    if not (isinstance(imbalance_factor, (int, float)) and math.isfinite(imbalance_factor)
+            and imbalance_factor >= 1):
+        raise ValueError(f"imbalance_factor must be a finite number >= 1 (largest / smallest "
+                         f"class), got {imbalance_factor}")
+    counts = [math.floor(largest * imbalance_factor ** (-c / (num_classes - 1)) + 0.5)
+              for c in range(num_classes)]
+    if counts[-1] < 1:
+        raise ValueError(
+            f"a long tail from {largest} images with imbalance_factor={imbalance_factor} leaves "
+            f"the smallest class {largest / imbalance_factor:.2f} (< 0.5) images; lower the factor "
+            f"to at most {2 * largest} or raise n_per_class")
+    return counts
+
+
 def class_balanced_split(
     labels: Tensor,
-    sizes: Sequence[int | None],  # images per class in each part; None (last only) = the rest
+    sizes: Sequence[int | Sequence[int] | None],  # images per class in each part: one count for
+    # every class, one count per class, or None (last part only) = the rest
     *,
     num_classes: int,
     seed: int = 0,
 ) -> list[Tensor]:
-    """Cut disjoint parts with exactly ``sizes[i]`` images of every class; sorted index tensors.
+    """Cut disjoint parts with exactly ``sizes[i]`` images of every class (or ``sizes[i][c]`` of
+    class ``c``); sorted index tensors.
 
     Each class's indices are permuted with ``seed`` and cut in order, so a smaller first part is
-    a subset of a larger one drawn with the same seed.
+    a subset of a larger one drawn with the same seed. A part given per class occupies
+    ``max(sizes[i])`` places of every class's order and class ``c`` takes the first
+    ``sizes[i][c]`` of them: an imbalanced part is a subset of the balanced part of its largest
+    count, and the parts after it are the same as with that balanced part.
     """
     if any(size is None for size in sizes[:-1]):
         raise ValueError("only the last part may take 'the rest' (None)")
+    for size in sizes:
+        if isinstance(size, Sequence) and len(size) != num_classes:
+            raise ValueError(f"a part given per class needs {num_classes} counts, got {len(size)}")
     generator = torch.Generator().manual_seed(seed)
     parts: list[list[Tensor]] = [[] for _ in sizes]
-    needed = sum(size or 0 for size in sizes)
+    slots = [max(size) if isinstance(size, Sequence) else size for size in sizes]
+    needed = sum(slot or 0 for slot in slots)
     for label in range(num_classes):
         members = torch.nonzero(labels == label).flatten()
         if len(members) < needed:
             raise ValueError(
                 f"class {label} has only {len(members)} images but {needed} are needed "
-                f"(parts of {', '.join(str(size) for size in sizes)} per class); ask for fewer"
+                f"(parts of {', '.join(str(slot) for slot in slots)} per class); ask for fewer"
             )
         members = members[torch.randperm(len(members), generator=generator)]
         start = 0
-        for part, size in zip(parts, sizes):
-            stop = len(members) if size is None else start + size
-            part.append(members[start:stop])
+        for part, size, slot in zip(parts, sizes, slots):
+            stop = len(members) if slot is None else start + slot
+            take = size[label] if isinstance(size, Sequence) else stop - start
+            part.append(members[start:start + take])
             start = stop
     return [torch.cat(part).sort().values if part else torch.zeros(0, dtype=torch.long)
             for part in parts]
@@ -118,13 +157,19 @@ class EpochSeededRandomSampler(Sampler[int]):
 
 
 class ImageDataModule(L.LightningDataModule):
-    """A registered dataset as class-balanced, seeded, few-shot train / val / test loaders.
+    """A registered dataset as seeded, few-shot train / val / test loaders.
 
     Batches are ``(images, labels)``: float32 (B, C, H, W) in [-1, 1] and int64 (B,).
     Datasets with an official test split train on ``n_per_class`` images per class of the
     training split (validation takes the next ``val_per_class``) and test on the official split.
     Datasets without one (``mnist5k``, ``digits``, ``image_folder``) cut the single pool per class
     into training, validation and test parts.
+
+    An imbalanced training split takes ``class_counts[c]`` images of class ``c``, or a long tail
+    from ``n_per_class`` images of class 0 down to ``n_per_class / imbalance_factor`` of the last
+    class (:func:`long_tail_counts`). It is the first ``n_c`` images of each class of the balanced
+    split of its largest count with the same ``seed``, and the validation and test splits are that
+    balanced split's, so balanced and imbalanced runs are tested on the same images.
     """
 
     def __init__(
@@ -135,6 +180,10 @@ class ImageDataModule(L.LightningDataModule):
         image_size: int | None = None,  # resize to this square size; None = as stored
         channels: int | None = None,  # 1 (luminance) or 3 (grey repeated); None = as stored
         n_per_class: int | None = None,  # training images per class; None = all available
+        class_counts: list[int] | None = None,  # training images of each class (instead of
+        # n_per_class); None = balanced
+        imbalance_factor: float | None = None,  # long tail from n_per_class (class 0) down to
+        # n_per_class / imbalance_factor (last class); None = balanced
         val_per_class: int = 0,  # validation images per class; 0 = no validation loader
         test_per_class: int | None = None,  # test images per class; None = all (the rest)
         batch_size: int = 64,  # per process under DDP
@@ -154,6 +203,8 @@ class ImageDataModule(L.LightningDataModule):
         self.image_size = image_size
         self.channels = channels
         self.n_per_class = n_per_class
+        self.class_counts = list(class_counts) if class_counts is not None else None
+        self.imbalance_factor = imbalance_factor
         self.val_per_class = val_per_class
         self.test_per_class = test_per_class
         self.batch_size = batch_size
@@ -181,15 +232,42 @@ class ImageDataModule(L.LightningDataModule):
         for name, minimum in (("val_per_class", 0), ("batch_size", 1), ("num_workers", 0), ("seed", 0)):
             if options[name] < minimum:
                 raise ValueError(f"{name} must be >= {minimum}, got {options[name]}")
+        self._validate_imbalance(options)
         if not self.info.has_test_split and options["n_per_class"] is None \
-                and options["test_per_class"] is None:
+                and options["class_counts"] is None and options["test_per_class"] is None:
             raise ValueError(
                 f"dataset {options['dataset']!r} has no official test split, so its pool is cut "
                 "into train / val / test per class: set n_per_class or test_per_class, otherwise "
                 "no images are left for testing"
             )
 
+    def _validate_imbalance(self, options: dict) -> None:
+        counts, factor = options["class_counts"], options["imbalance_factor"]
+        if counts is not None:
+            if options["n_per_class"] is not None or factor is not None:
+                raise ValueError("class_counts gives every class's training count: leave "
+                                 "n_per_class and imbalance_factor unset")
+            if len(counts) != self.info.num_classes:
+                raise ValueError(f"class_counts needs one count per class of {options['dataset']!r} "
+                                 f"({self.info.num_classes}), got {len(counts)}")
+            if any(not isinstance(n, int) or n < 0 for n in counts) or not sum(counts):
+                raise ValueError(f"class_counts must be integers >= 0, not all 0, got {counts}")
+        if factor is not None:
+            if options["n_per_class"] is None:
+                raise ValueError("imbalance_factor shapes a long tail from n_per_class images of "
+                                 "the largest class: set n_per_class")
+            long_tail_counts(options["n_per_class"], self.info.num_classes, factor)  # validates
+
     # facts known before setup
+
+    @property
+    def train_counts(self) -> list[int] | None:
+        """Training images per class asked for: a list when imbalanced, None when balanced."""
+        if self.class_counts is not None:
+            return list(self.class_counts)
+        if self.imbalance_factor is not None:
+            return long_tail_counts(self.n_per_class, self.num_classes, self.imbalance_factor)
+        return None
 
     @property
     def num_classes(self) -> int:
@@ -217,12 +295,13 @@ class ImageDataModule(L.LightningDataModule):
             return
         pool = load_dataset(self.dataset, self.root, "train")
         classes = self.num_classes
+        train_size = self.train_counts or self.n_per_class  # a list when imbalanced
         if self.info.has_test_split:
-            if self.n_per_class is None:
+            if train_size is None:
                 val, train = class_balanced_split(pool.labels, [self.val_per_class, None],
                                                   num_classes=classes, seed=self.seed)
             else:
-                train, val = class_balanced_split(pool.labels, [self.n_per_class, self.val_per_class],
+                train, val = class_balanced_split(pool.labels, [train_size, self.val_per_class],
                                                   num_classes=classes, seed=self.seed)
             test_pool = load_dataset(self.dataset, self.root, "test")
             if self.test_per_class is None:
@@ -232,13 +311,13 @@ class ImageDataModule(L.LightningDataModule):
                                                num_classes=classes, seed=self.seed)
         else:
             test_pool = pool
-            if self.n_per_class is None:
+            if train_size is None:
                 test, val, train = class_balanced_split(
                     pool.labels, [self.test_per_class, self.val_per_class, None],
                     num_classes=classes, seed=self.seed)
             else:
                 train, val, test = class_balanced_split(
-                    pool.labels, [self.n_per_class, self.val_per_class, self.test_per_class],
+                    pool.labels, [train_size, self.val_per_class, self.test_per_class],
                     num_classes=classes, seed=self.seed)
         self._check_sizes(train, test)
         self.train_indices, self.val_indices, self.test_indices = train, val, test
@@ -253,7 +332,8 @@ class ImageDataModule(L.LightningDataModule):
         if len(test) == 0:
             raise ValueError(
                 f"the test split of {self.dataset!r} (what is left per class after n_per_class="
-                f"{self.n_per_class} + val_per_class={self.val_per_class}) is empty; lower them"
+                f"{self.n_per_class or max(self.train_counts or [0])} + val_per_class="
+                f"{self.val_per_class}) is empty; lower them"
             )
         if self.drop_last and self.batch_size > len(train):
             raise ValueError(
