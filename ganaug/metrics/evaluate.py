@@ -79,7 +79,14 @@ def evaluate_checkpoint(
             raise ValueError("nothing to measure: give metrics, a judge, or both")
         result = EvaluationResult(values={}, counts={}, extractor={})
     else:
-        result = _feature_metrics(model, real, locals())
+        description = {"dataset": dataset, "split": split, "data_seed": data_seed,
+                       "n_per_class": n_per_class}
+        result = _feature_metrics(
+            model, real, extractor=extractor, weights_path=weights_path,
+            extractor_options=extractor_options, metrics=metrics, per_class=per_class,
+            kid_subset_size=kid_subset_size, kid_subsets=kid_subsets, is_splits=is_splits,
+            n_samples=n_samples, seed=seed, batch_size=batch_size, device=device,
+            cache_dir=cache_dir, use_cache=use_cache, description=description)
     if judge is not None:
         faithful = generator_faithfulness(model, _load_judge(judge, device),
                                           n_per_class=judge_n_per_class, seed=seed,
@@ -105,32 +112,34 @@ def _load_judge(judge: str | Path | nn.Module, device: str) -> nn.Module:
                                                  weights_only=True).network.eval()
 
 
-def _feature_metrics(model: nn.Module, real: Any, args: dict[str, Any]) -> EvaluationResult:
+def _feature_metrics(model: nn.Module, real: Any, *, extractor: str | nn.Module,
+                     weights_path: str | None, extractor_options: dict[str, Any] | None,
+                     metrics: tuple[str, ...], per_class: bool, kid_subset_size: int,
+                     kid_subsets: int, is_splits: int, n_samples: int | None, seed: int,
+                     batch_size: int, device: str, cache_dir: str | None, use_cache: bool,
+                     description: dict[str, Any]) -> EvaluationResult:
     """FID, IS, KID, precision / recall of ``model`` against ``real`` (the options of
-    :func:`evaluate_checkpoint` in ``args``)."""
+    :func:`evaluate_checkpoint`)."""
     hp = model.hparams
-    extractor, device, batch_size = args["extractor"], args["device"], args["batch_size"]
-    options = dict(args["extractor_options"] or {})
+    options = dict(extractor_options or {})
     if extractor == "inception":
-        options["weights_path"] = args["weights_path"]
+        options["weights_path"] = weights_path
     features = build_extractor(extractor, **options)
     features = features.to(device)
-    chosen = tuple(args["metrics"]) + (("class_fid",) if args["per_class"] else ())
+    chosen = tuple(metrics) + (("class_fid",) if per_class else ())
     evaluator = GenerativeEvaluator(features, image_shape=(hp.channels, hp.image_size, hp.image_size),
                                     metrics=chosen, num_classes=model.num_classes,
-                                    kid_subset_size=args["kid_subset_size"],
-                                    kid_subsets=args["kid_subsets"],
-                                    is_splits=args["is_splits"]).to(device)
-    description = {key: args[key] for key in ("dataset", "split", "data_seed", "n_per_class")}
+                                    kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
+                                    is_splits=is_splits).to(device)
     reference = load_or_compute_reference(
-        real, features, description=description, cache_dir=args["cache_dir"],
-        batch_size=batch_size, device=device, use_cache=args["use_cache"])
+        real, features, description=description, cache_dir=cache_dir, batch_size=batch_size,
+        device=device, use_cache=use_cache)
     evaluator.set_reference(reference.features, reference.labels,
                             {**reference.info["description"], "count": len(reference.features),
                              "fingerprint": reference.info["fingerprint"][:16]})
 
-    n = len(real) if args["n_samples"] is None else args["n_samples"]
-    for images, labels in generated_batches(model, n, seed=args["seed"], batch_size=batch_size):
+    n = len(real) if n_samples is None else n_samples
+    for images, labels in generated_batches(model, n, seed=seed, batch_size=batch_size):
         evaluator.update(images, real=False, labels=labels)
     return evaluator.compute()
 
