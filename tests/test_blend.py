@@ -13,6 +13,7 @@ from ganaug.data import (
     ImageDataModule,
     LabelledImages,
     SyntheticBlendDataModule,
+    balance_counts,
     blend_counts,
     generate_bank,
     load_bank,
@@ -62,7 +63,7 @@ def test_counts_are_ratio_times_class_size_rounded_half_up(ratio, count):
         (float("nan"), "augment", "finite number >= 0"),
         (float("inf"), "augment", "finite number >= 0"),
         (1.2, "replace", "must be <= 1 in replace mode"),
-        (0.5, "mix", "mode must be 'replace' or 'augment'"),
+        (0.5, "mix", "mode must be"),
     ],
 )
 def test_bad_ratios_and_modes_are_refused(ratio, mode, message):
@@ -147,6 +148,119 @@ def test_same_seed_same_blend_other_seed_other_blend():
 
     assert torch.equal(train(3), train(3))
     assert not torch.equal(train(3), train(4))
+
+
+# ---------------------------------------------------------------------------------------------
+# balance: synthetic images up to a target per class
+
+
+LONG_TAIL = [10, 8, 6, 5, 4, 3, 3, 2, 1, 1]
+
+
+def imbalanced_data(counts=LONG_TAIL, seed: int = 0) -> ImageDataModule:
+    return ImageDataModule("digits", class_counts=list(counts), test_per_class=5, batch_size=10,
+                           seed=seed)
+
+
+@pytest.mark.parametrize(
+    ("counts", "target", "expected"),
+    [
+        (LONG_TAIL, None, [0, 2, 4, 5, 6, 7, 7, 8, 9, 9]),  # up to the largest class, 10
+        (LONG_TAIL, 12, [2, 4, 6, 7, 8, 9, 9, 10, 11, 11]),
+        (LONG_TAIL, [10, 8, 8, 8, 8, 8, 8, 8, 8, 8], [0, 0, 2, 3, 4, 5, 5, 6, 7, 7]),
+        ([4] * 10, None, [0] * 10),  # a balanced set gets nothing
+        ([5, 1, 1, 1, 1, 1, 1, 1, 1, 1], None, [0] + [4] * 9),
+    ],
+)
+def test_balance_counts_by_hand(counts, target, expected):
+    assert balance_counts(torch.tensor(counts), target).tolist() == expected
+
+
+@pytest.mark.parametrize("target", [None, 12, [10, 9, 8, 8, 8, 8, 8, 8, 8, 8]])
+def test_balance_adds_exact_counts_and_keeps_every_real_image(target):
+    real = imbalanced_data()
+    blend = SyntheticBlendDataModule(real, marked_bank(), mode="balance", target=target, seed=2)
+    blend.setup()
+    train = blend.train_dataset
+    targets = ([10] * 10 if target is None else [target] * 10 if isinstance(target, int)
+               else target)
+    assert train.class_counts().tolist() == targets
+    synthetic_counts = [t - n for t, n in zip(targets, LONG_TAIL)]
+    assert torch.bincount(train.labels[train.synthetic], minlength=10).tolist() == synthetic_counts
+    assert blend.synthetic_counts.tolist() == synthetic_counts
+    # the flags say which is which; real images are the real split, untouched and all there
+    assert torch.equal(is_marked(train.images), train.synthetic)
+    assert torch.equal(train.images[~train.synthetic], real.train_dataset.images)
+    assert torch.equal(train.labels[~train.synthetic], real.train_dataset.labels)
+    marked_class = train.images.flatten(1)[train.synthetic, 0].long() - 200
+    assert torch.equal(marked_class, train.labels[train.synthetic])
+
+
+def test_balance_is_a_function_of_the_seed():
+    def train(seed):
+        blend = SyntheticBlendDataModule(imbalanced_data(), marked_bank(), mode="balance", seed=seed)
+        blend.setup()
+        return blend.train_dataset.images
+
+    assert torch.equal(train(3), train(3))
+    assert not torch.equal(train(3), train(4))
+
+
+@pytest.mark.parametrize(
+    ("counts", "target", "message"),
+    [
+        (LONG_TAIL, 8, "class 0 has 10 real images, above its target 8; balance never removes real "
+                       "images: raise the target to at least 10"),
+        (LONG_TAIL, [10, 8, 5, 5, 4, 3, 3, 2, 1, 1],
+         "class 2 has 6 real images, above its target 5; balance never"),
+        ([4, 0, 3, 0, 1, 1, 1, 1, 1, 1], None, "classes 1, 3 have no real training image"),
+        ([4, 2, 3, 0, 1, 1, 1, 1, 1, 1], None, "class 3 has no real training image"),
+        (LONG_TAIL, [10] * 9, "target needs one count per class \\(10\\), got 9"),
+    ],
+)
+def test_bad_balance_targets_name_the_class(counts, target, message):
+    with pytest.raises(ValueError, match=message):
+        balance_counts(torch.tensor(counts), target)
+    blend = SyntheticBlendDataModule(imbalanced_data(counts), marked_bank(), mode="balance",
+                                     target=target)
+    with pytest.raises(ValueError, match=message):
+        blend.setup()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(target=0), "target must be None \\(the largest class\\), an integer >= 1"),
+        (dict(target=[3, -1]), "an integer >= 1 or one such integer per class"),
+        (dict(ratio=0.5), "leave ratio at 0"),
+        (dict(synthetic=None), "mode='balance' needs a synthetic source"),
+        (dict(mode="augment", ratio=0.5, target=10), "target is the per-class count of mode='balance'"),
+    ],
+)
+def test_bad_balance_options_are_refused_early(options, message):
+    arguments = {"synthetic": marked_bank(), "mode": "balance", **options}
+    with pytest.raises(ValueError, match=message):
+        SyntheticBlendDataModule(imbalanced_data(), **arguments)
+
+
+def test_balance_with_too_small_a_bank_names_the_class():
+    with pytest.raises(ValueError, match="class 8: 3 < 9"):
+        blend = SyntheticBlendDataModule(imbalanced_data(), marked_bank(per_class=3), mode="balance")
+        blend.setup()
+
+
+@pytest.mark.slow
+def test_two_processes_see_disjoint_shares_of_the_balanced_blend(tmp_path):
+    ranks = run_ddp_script("blend_balance_ranks.py", tmp_path)
+    keys = [set(map(tuple, rank["rows"])) for rank in ranks]
+    assert not keys[0] & keys[1]
+    assert len(keys[0]) == len(keys[1]) == ranks[0]["per_rank"] == 60
+    # together the two shares are the whole balanced set: 12 images of every class, of which
+    # 12 - N_c synthetic
+    seen = keys[0] | keys[1]
+    assert [sum(1 for row in seen if row[0] == c) for c in range(10)] == [12] * 10
+    assert [sum(row[1] for row in seen if row[0] == c) for c in range(10)] == \
+        [12 - n for n in ranks[0]["real_counts"]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 purpose), synthetic banks and the real/synthetic blend."""
 
 from ganaug.data.bank import generate_bank, load_bank, save_bank
-from ganaug.data.blend import BlendedImages, SyntheticBlendDataModule, blend_counts
+from ganaug.data.blend import BlendedImages, SyntheticBlendDataModule, balance_counts, blend_counts
 from ganaug.data.datamodule import (
     EpochSeededRandomSampler,
     HorizontalFlipViews,
@@ -23,6 +23,7 @@ from ganaug.data.datasets import (
 __all__ = [
     "BlendedImages",
     "SyntheticBlendDataModule",
+    "balance_counts",
     "blend_counts",
     "generate_bank",
     "load_bank",

@@ -1,11 +1,15 @@
 """``SyntheticBlendDataModule``: real training images blended with synthetic ones, per class.
 
-Two modes, both per class ``c`` with ``N_c`` real training images and ``k_c = floor(r * N_c + 0.5)``
-(``r * N_c`` rounded half up):
+Three modes, per class ``c`` with ``N_c`` real training images. The first two take
+``k_c = floor(r * N_c + 0.5)`` synthetic images (``r * N_c`` rounded half up):
 
 - ``replace``: ``k_c`` of the real images of class ``c`` are swapped for ``k_c`` synthetic ones, so
   the set keeps its size and class balance (``0 <= r <= 1``);
-- ``augment``: ``k_c`` synthetic images of class ``c`` are added (``r >= 0``; 1 doubles the set).
+- ``augment``: ``k_c`` synthetic images of class ``c`` are added (``r >= 0``; 1 doubles the set);
+- ``balance``: ``T_c - N_c`` synthetic images of class ``c`` are added, so that every class reaches
+  its target ``T_c`` (the largest class's ``N_c`` by default, or a given count per class) and an
+  imbalanced set becomes balanced; every real image stays (BAGAN's use, Mariani et al. 2018,
+  https://arxiv.org/abs/1803.09655).
 
 Synthetic images come from a bank drawn once, or, with ``resample_every_epoch``, are drawn afresh
 from the generator at every epoch (seeded by ``(seed, epoch)``, so a resumed fit draws the same).
@@ -24,7 +28,7 @@ images (:class:`SyntheticShareSampler`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -41,16 +45,18 @@ from ganaug.diversity import DiversityControl
 from ganaug.seeding import step_seed
 
 __all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModule",
-           "SyntheticShareSampler", "blend_counts"]
+           "SyntheticShareSampler", "balance_counts", "blend_counts"]
 
-Mode = Literal["replace", "augment"]
+Mode = Literal["replace", "augment", "balance"]
+MODES = ("replace", "augment", "balance")
 _SHARE_STREAM = 0x5A4E  # the share sampler's order, apart from the blend's other draws
 
 
 def blend_counts(class_counts: Tensor, ratio: float, mode: Mode) -> Tensor:
     """Synthetic images per class, ``floor(ratio * N_c + 0.5)``, after checking the ratio."""
     if mode not in ("replace", "augment"):
-        raise ValueError(f"mode must be 'replace' or 'augment', got {mode!r}")
+        raise ValueError(f"mode must be 'replace' or 'augment' (balance_counts gives the counts "
+                         f"of 'balance'), got {mode!r}")
     if not isinstance(ratio, (int, float)) or not math.isfinite(ratio) or ratio < 0:
         raise ValueError(f"ratio must be a finite number >= 0, got {ratio}")
     if mode == "replace" and ratio > 1:
@@ -59,6 +65,49 @@ def blend_counts(class_counts: Tensor, ratio: float, mode: Mode) -> Tensor:
             f"{ratio}; use mode='augment' to add more synthetic images than there are real ones"
         )
     return torch.floor(class_counts.double() * ratio + 0.5).long()
+
+
+def _check_target(target: int | Sequence[int] | None) -> None:
+    """The form of a balance target, before the class counts are known."""
+    if target is None:
+        return
+    values = [target] if isinstance(target, int) else list(target)
+    if not values or any(isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in values):
+        raise ValueError(f"target must be None (the largest class), an integer >= 1 or one such "
+                         f"integer per class, got {target}")
+
+
+def balance_counts(class_counts: Tensor, target: int | Sequence[int] | None = None) -> Tensor:
+    """Synthetic images per class, ``T_c - N_c``, that bring class ``c`` from its ``N_c`` real
+    images to its target ``T_c``: ``max(N)`` when ``target`` is None, ``target`` for every class
+    when an integer, ``target[c]`` when a list.
+
+    Refuses a class without real images (balancing adds to real images, it does not invent a
+    class) and a target below a class's real count (balancing never removes real images), naming
+    the classes.
+    """
+    _check_target(target)
+    counts = class_counts.long()
+    if target is None:
+        targets = torch.full_like(counts, int(counts.max()))
+    elif isinstance(target, int):
+        targets = torch.full_like(counts, target)
+    else:
+        if len(target) != len(counts):
+            raise ValueError(f"target needs one count per class ({len(counts)}), got {len(target)}")
+        targets = torch.tensor(list(target), dtype=torch.long)
+    empty = [c for c in range(len(counts)) if counts[c] == 0]
+    if empty:
+        raise ValueError(
+            f"class{'es' if len(empty) > 1 else ''} {', '.join(map(str, empty))} "
+            f"ha{'ve' if len(empty) > 1 else 's'} no real training image; balance adds synthetic "
+            "images to a class's real ones: give every class at least one real image")
+    above = [f"class {c} has {int(counts[c])} real images, above its target {int(targets[c])}"
+             for c in range(len(counts)) if counts[c] > targets[c]]
+    if above:
+        raise ValueError("; ".join(above) + "; balance never removes real images: raise the "
+                         f"target to at least {int(counts.max())} (or leave it None)")
+    return targets - counts
 
 
 class BlendedImages(LabelledImages):
@@ -169,8 +218,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         real: ImageDataModule,
         synthetic: str | Path | LabelledImages | nn.Module | None = None,
         *,
-        mode: Mode = "augment",  # "replace" real images or "augment" the real set
+        mode: Mode = "augment",  # "replace" real images, "augment" or "balance" the real set
         ratio: float = 0.0,  # r: replace r*N_c or add r*N_c synthetic images per class
+        target: int | list[int] | None = None,  # balance: images per class afterwards (one
+        # count, or one per class); None = the largest class's real count
         seed: int = 0,  # which real images leave, which synthetic ones enter, the order
         diversity: DiversityControl | None = None,  # how a bank is drawn from a generator
         referee: nn.Module | None = None,  # real-data classifier for the diversity filters
@@ -181,18 +232,16 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         # synthetic (an epoch = one pass over the real images); None = batches drawn from the blend
     ) -> None:
         super().__init__()
-        blend_counts(torch.zeros(1), ratio, mode)  # validate early
-        if ratio > 0 and synthetic is None:
-            raise ValueError(f"ratio={ratio} needs a synthetic source (a bank, a checkpoint or a model)")
+        self._validate_mode(mode, ratio, target, synthetic)
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
         if synthetic_share is not None:
             if not 0 < synthetic_share < 1:
                 raise ValueError(f"synthetic_share must be in (0, 1) or None, got {synthetic_share}")
-            if ratio == 0 or mode == "replace" and ratio == 1:
+            if mode != "balance" and (ratio == 0 or mode == "replace" and ratio == 1):
                 raise ValueError("synthetic_share mixes real and synthetic images in every batch: "
-                                 "it needs both (augment mode with ratio > 0, or replace with "
-                                 "0 < ratio < 1)")
+                                 "it needs both (augment mode with ratio > 0, replace with "
+                                 "0 < ratio < 1, or balance)")
         if resample_every_epoch and (isinstance(synthetic, LabelledImages) or (
                 isinstance(synthetic, (str, Path)) and Path(synthetic).suffix == ".pt")):
             raise ValueError("resample_every_epoch draws from a generator: pass a GAN module or "
@@ -201,6 +250,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.synthetic = synthetic
         self.mode = mode
         self.ratio = float(ratio)
+        self.target = list(target) if isinstance(target, Sequence) else target
         self.seed = seed
         self.diversity = diversity or DiversityControl()
         self.referee = referee
@@ -218,6 +268,28 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                              "least 1 and leave a real one")
         self.train_dataset: BlendedImages | None = None
         self.synthetic_counts: Tensor | None = None  # per class, after setup
+
+    @staticmethod
+    def _validate_mode(mode: str, ratio: float, target: int | Sequence[int] | None,
+                       synthetic: object) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode != "balance":
+            blend_counts(torch.zeros(1), ratio, mode)
+            if target is not None:
+                raise ValueError(f"target is the per-class count of mode='balance'; mode={mode!r} "
+                                 "takes a ratio")
+            if ratio > 0 and synthetic is None:
+                raise ValueError(f"ratio={ratio} needs a synthetic source (a bank, a checkpoint "
+                                 "or a model)")
+            return
+        _check_target(target)
+        if ratio:
+            raise ValueError(f"mode='balance' adds images up to a target, not a ratio: leave ratio "
+                             f"at 0, got {ratio}")
+        if synthetic is None:
+            raise ValueError("mode='balance' needs a synthetic source (a bank, a checkpoint or "
+                             "a model)")
 
     @property
     def num_classes(self) -> int:
@@ -237,7 +309,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             return
         self.real.setup(stage)
         real = self.real.train_dataset
-        counts = blend_counts(real.class_counts(), self.ratio, self.mode)
+        if self.mode == "balance":
+            counts = balance_counts(real.class_counts(), self.target)
+        else:
+            counts = blend_counts(real.class_counts(), self.ratio, self.mode)
         self.synthetic_counts = counts
         rng = torch.Generator().manual_seed(self.seed)
 
@@ -319,7 +394,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         cached = None
         if self.cache_dir is not None:
             key = bank_key(checkpoint, int(counts.max()), self.seed, self.diversity,
-                           extra={"referee": self.referee is not None})
+                           extra={"referee": self.referee is not None, "counts": counts.tolist()})
             cached = self.cache_dir / f"bank-{key}.pt"
             if cached.is_file():
                 return load_bank(cached)
@@ -360,7 +435,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         if short:
             raise ValueError(
                 "the synthetic bank holds too few images (" + ", ".join(short) + "); generate "
-                "more (ganaug generate --n-per-class N) or lower the ratio"
+                "more (ganaug generate --n-per-class N) or lower the ratio (or target)"
             )
 
     # loaders
