@@ -1,6 +1,7 @@
-"""Loading trusts nothing in the file: a crafted pickle runs through no entry point, the stored class
-is looked up among registered GAN modules only, a checkpoint of another class or a truncated one
-fails with a message naming what to do, and a class from a user's script loads once registered."""
+"""Loading trusts nothing in the file: a crafted pickle runs through no entry point, the stored
+class is looked up among registered GAN modules only, a checkpoint of another class or a truncated
+one fails with a message naming what to do, and a class from a user's script loads once
+registered."""
 
 import os
 import sys
@@ -145,12 +146,14 @@ def test_a_truncated_or_foreign_file_names_its_path(checkpoints, tmp_path):
     data = checkpoints["cgan"].read_bytes()
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(data[: len(data) // 2])
-    for call in (lambda: load_gan(truncated), lambda: ConditionalGAN.load_from_checkpoint(truncated),
-                 lambda: load_bank(truncated)):
-        with pytest.raises(UnreadableFileError, match=f"cannot read .*{truncated.name}: .*truncated"):
+    for call in (lambda: load_gan(truncated), lambda: load_bank(truncated),
+                 lambda: ConditionalGAN.load_from_checkpoint(truncated)):
+        with pytest.raises(UnreadableFileError,
+                           match=f"cannot read .*{truncated.name}: .*truncated"):
             call()
     torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")
-    with pytest.raises(CheckpointError, match="foreign.ckpt is not a checkpoint written by a ganaug"):
+    with pytest.raises(CheckpointError,
+                       match="foreign.ckpt is not a checkpoint written by a ganaug"):
         ConditionalGAN.load_from_checkpoint(tmp_path / "foreign.ckpt")
 
 
@@ -165,7 +168,8 @@ def test_a_subclass_from_a_script_loads_once_registered_or_named(tmp_path, regis
     assert torch.load(path, weights_only=True)["ganaug"]["class"] == "__main__.ScriptGAN"
 
     # not registered: a message saying how, and nothing is imported
-    with pytest.raises(CheckpointError, match=r"not a registered GAN module.*register_gan\(ScriptGAN\)"
+    with pytest.raises(CheckpointError, match=r"not a registered GAN module.*"
+                                              r"register_gan\(ScriptGAN\)"
                                               r".*--model-class MODULE:ScriptGAN"):
         load_gan(path)
     # the base class it derives from, asked for explicitly, takes the weights

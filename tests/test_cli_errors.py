@@ -28,7 +28,8 @@ def test_generate_and_evaluate_errors_are_one_line(tmp_path, capsys, monkeypatch
     monkeypatch.delenv("GANAUG_DEBUG", raising=False)
     missing = str(tmp_path / "missing.ckpt")
     assert f"no checkpoint at {missing}" in one_line_error(capsys, ["generate", missing, "out.pt"])
-    assert "no checkpoint at" in one_line_error(capsys, ["evaluate", missing, "--dataset", "digits"])
+    err = one_line_error(capsys, ["evaluate", missing, "--dataset", "digits"])
+    assert "no checkpoint at" in err
     (tmp_path / "broken.ckpt").write_bytes(b"not a zip file")
     err = one_line_error(capsys, ["generate", str(tmp_path / "broken.ckpt"), "out.pt"])
     assert "cannot read the checkpoint" in err and "broken.ckpt" in err

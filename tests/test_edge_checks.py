@@ -36,7 +36,8 @@ def spoil_third_batch(tensor, value):
 # GAN modules: every batch
 
 def fit_gan(trainer_factory, images, labels):
-    trainer_factory(max_steps=10).fit(ConditionalGAN(num_classes=2, **TINY), batches(images, labels))
+    model = ConditionalGAN(num_classes=2, **TINY)
+    trainer_factory(max_steps=10).fit(model, batches(images, labels))
 
 
 def test_gan_label_out_of_range_in_a_later_batch(trainer_factory):
@@ -58,7 +59,8 @@ def test_gan_label_dtype_and_images_in_a_later_batch(trainer_factory):
             return 12
 
         def __getitem__(self, i):
-            return images[i], torch.tensor(int(labels[i]), dtype=torch.int32 if i >= 8 else torch.long)
+            dtype = torch.int32 if i >= 8 else torch.long
+            return images[i], torch.tensor(int(labels[i]), dtype=dtype)
 
     with pytest.raises(ValueError, match=r"labels must be int64 class indices of shape \(4,\), got "
                                          r"torch.int32"):
@@ -110,11 +112,12 @@ def test_classifier_checks_every_batch(trainer_factory):
 def test_float_banks_are_range_checked(tmp_path):
     labels = torch.arange(4) % 2
     torch.save({"images": torch.full((4, 1, 8, 8), 200.0), "labels": labels}, tmp_path / "255.pt")
-    with pytest.raises(ValueError, match=r"float images of the bank .*255.pt must lie in \[-1, 1\], "
-                                         r"got values in \[200, 200\]"):
+    with pytest.raises(ValueError, match=r"float images of the bank .*255.pt must lie in "
+                                         r"\[-1, 1\], got values in \[200, 200\]"):
         load_bank(tmp_path / "255.pt")
     torch.save({"images": torch.rand(4, 1, 8, 8), "labels": labels}, tmp_path / "unit.pt")
-    with pytest.warns(UserWarning, match=r"unit.pt are all >= 0: this looks like images in \[0, 1\]"):
+    with pytest.warns(UserWarning,
+                      match=r"unit.pt are all >= 0: this looks like images in \[0, 1\]"):
         load_bank(tmp_path / "unit.pt")
     torch.save({"images": torch.zeros(4, 1, 8, 8, dtype=torch.int32), "labels": labels},
                tmp_path / "int.pt")

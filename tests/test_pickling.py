@@ -53,7 +53,8 @@ def test_two_process_ddp_spawn_fit(tmp_path):
     ranks = run_ddp_script("fit_spawn.py", tmp_path)
     assert [r["world_size"] for r in ranks] == [2, 2]
     # 80 training digits, 40 per rank, batches of 8: 5 D steps, 2 G steps in one epoch
-    assert [r["d_steps_done"] for r in ranks] == [5, 5] and [r["iteration"] for r in ranks] == [2, 2]
+    assert [r["d_steps_done"] for r in ranks] == [5, 5]
+    assert [r["iteration"] for r in ranks] == [2, 2]
     for name in ("generator", "discriminator", "generator_ema"):
         for key, value in ranks[0]["state"][name].items():
             if value.is_floating_point() and ("running" not in key or name == "generator_ema"):
