@@ -9,6 +9,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from lightning.pytorch.loggers import CSVLogger
 
 from ganaug.cli import main
 from ganaug.study import (
@@ -16,12 +17,14 @@ from ganaug.study import (
     Run,
     StudyConfig,
     Variant,
+    copy_config,
     format_table,
     paired_interval,
     plan_runs,
     run_study,
     summarize,
 )
+from ganaug.study.curves import read_curve
 
 TINY = dict(
     dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0, 1],
@@ -150,8 +153,11 @@ def test_a_study_runs_writes_its_outputs_and_resumes(tmp_path, monkeypatch):
                  "error_vs_ratio-small_cnn-augment.png", "error_vs_ratio-small_cnn-replace.png",
                  "class_errors-small_cnn.png", "teachers/small_cnn-seed0.pt",
                  "teachers/small_cnn-seed1.pt", "judge.pt", "judge.json", "gan-base/gan.ckpt",
-                 "banks/plain-seed0.faithfulness.json"):
+                 "banks/plain-seed0.faithfulness.json", "curves-small_cnn.png"):
         assert (tmp_path / name).is_file(), name
+    # every run's learning curve: max_steps 3 and 10 points -> a point at every step
+    for run in runs:
+        assert read_curve(tmp_path / "curves" / f"{run.run_id}.csv")["step"].tolist() == [1, 2, 3]
     assert len((tmp_path / "results.csv").read_text().splitlines()) == 1 + len(runs)
     for row in rows:
         if row["arm"] in ("gan", "gan+classic", "synthetic"):
@@ -174,12 +180,15 @@ def test_a_study_runs_writes_its_outputs_and_resumes(tmp_path, monkeypatch):
         patched.setattr(L.Trainer, "fit", no_training)
         assert run_study(config, tmp_path, progress=False) == rows
 
-    # ... and exactly the missing run after an interruption
+    # ... and exactly the missing run after an interruption; a finished run without a curve
+    # (from an older study) is left out of the curves plot
     missing = tmp_path / "runs" / f"{runs[-1].run_id}.json"
     missing.unlink()
+    (tmp_path / "curves" / f"{runs[0].run_id}.csv").unlink()
     others = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")}
     run_study(config, tmp_path, progress=False)
-    assert missing.is_file()
+    assert missing.is_file() and (tmp_path / "curves" / f"{runs[-1].run_id}.csv").is_file()
+    assert not (tmp_path / "curves" / f"{runs[0].run_id}.csv").exists()
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in others.items())
 
 
@@ -189,10 +198,17 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
                           dict(name="share", options=dict(synthetic_share=0.25))],
               "gan_selection": dict(every_n_iterations=1, n_per_class=2)}
     config = StudyConfig.from_dict(values)
-    run_study(config, tmp_path / "a", progress=False)
-    run_study(config, tmp_path / "b", progress=False)
+    logger = CSVLogger(tmp_path / "logs", name="study")
+    run_study(config, tmp_path / "a", progress=False, loggers=[logger])
+    # without learning curves: recording them changes no result
+    run_study(copy_config(config, curve_points=0), tmp_path / "b", progress=False)
     first = (tmp_path / "a" / "results.csv").read_text()
     assert first == (tmp_path / "b" / "results.csv").read_text()
+    assert not (tmp_path / "b" / "curves").exists()
+    # the user's logger got every run's curve under the run's name
+    logged = (tmp_path / "logs" / "study" / "version_0" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert "small_cnn-real-seed0/test_error" in logged
+    assert "small_cnn-gan_classic-plain-augment-r0.5-kd-seed0/train_error" in logged
     assert "classic-kd-seed0" in first and "gan_classic-plain-augment-r0.5-kd-seed0" in first
     selection = json.loads((tmp_path / "a" / "gan-base" / "selection.json").read_text())
     assert selection["best_iteration"] in [row["iteration"] for row in selection["history"]]
@@ -206,6 +222,8 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
     (dict(variants=[dict(name="a"), dict(name="a")]), "variant names must be unique"),
     (dict(variants=[dict(name="a", control=dict(selection="best"))]), "selection must be"),
     (dict(seeds=[]), "at least one seed"),
+    (dict(curve_points=-1), "curve_points must be >= 0"),
+    (dict(curve_test_per_class=0), "curve_test_per_class must be >= 1"),
 ])
 def test_bad_study_configs_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):

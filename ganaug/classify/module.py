@@ -173,7 +173,7 @@ class ClassifierModule(L.LightningModule):
 
     # training
 
-    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> dict[str, Tensor]:
         images, labels, synthetic = self._unpack(batch)
         if self.augment.ops:
             rng = torch.Generator().manual_seed(
@@ -184,8 +184,10 @@ class ClassifierModule(L.LightningModule):
         self.log("train_loss", loss, on_step=True, on_epoch=True, prog_bar=True,
                  batch_size=len(labels), sync_dist=True)
         groups = synthetic.long() if synthetic is not None else torch.zeros_like(labels)
-        self.train_accuracy.update(logits.argmax(dim=1) == labels, groups)
-        return loss
+        correct = logits.argmax(dim=1) == labels
+        self.train_accuracy.update(correct, groups)
+        # the correct count lets callbacks (e.g. ganaug.study.LearningCurve) follow training error
+        return {"loss": loss, "correct": correct.sum().detach()}
 
     def training_loss(self, images: Tensor, logits: Tensor, labels: Tensor,
                       synthetic: Tensor | None) -> Tensor:

@@ -18,17 +18,19 @@ see (never on the test set). Synthetic banks are drawn per diversity variant and
 independent judge (trained on held-out real images) measures their class faithfulness. Finished
 runs are recorded one JSON file each, so an interrupted study resumes where it stopped.
 Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``, ``table.txt``
-(paired differences with 95 % confidence intervals), and PNG plots (error vs ratio, per-class
-error, sample grids).
+(paired differences with 95 % confidence intervals), each run's learning curve
+(``curves/<run_id>.csv``) and PNG plots (error vs ratio, per-class error, learning curves, sample
+grids).
 """
 
 from __future__ import annotations
 
 from ganaug.study.config import Recipe, StudyConfig, Variant, copy_config
+from ganaug.study.curves import LearningCurve
 from ganaug.study.plan import ARMS, REAL_ARMS, Run, plan_runs
 from ganaug.study.report import format_table, paired_interval, summarize, write_results
 from ganaug.study.runner import Study, run_study
 
-__all__ = ["ARMS", "REAL_ARMS", "Recipe", "Run", "Study", "StudyConfig", "Variant", "copy_config",
-           "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
+__all__ = ["ARMS", "REAL_ARMS", "LearningCurve", "Recipe", "Run", "Study", "StudyConfig", "Variant",
+           "copy_config", "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
            "write_results"]

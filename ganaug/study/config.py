@@ -104,6 +104,12 @@ class StudyConfig:
     per_classifier: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of
     # classifier_options and max_steps for that classifier (the paper trains DIANet differently)
 
+    # learning curves (curves/<run_id>.csv and curves-<classifier>.png)
+    curve_points: int = 10  # points per run: training loss / error and test error every
+    # max_steps // curve_points steps and at the last; 0 = no curves
+    curve_test_per_class: int | None = 50  # test images per class a curve's test error is measured
+    # on (a fixed subset, the same for every run, keeps curves cheap); None = the whole test set
+
     # the GAN
     gan_class: str = "ganaug.ConditionalGAN"
     gan_options: dict[str, Any] = field(default_factory=lambda: dict(
@@ -162,6 +168,11 @@ class StudyConfig:
         unknown_arms = set(self.gan_arms) - {"gan", "gan+classic"}
         if unknown_arms:
             raise ValueError(f"gan_arms may hold 'gan' and 'gan+classic', got {sorted(unknown_arms)}")
+        if self.curve_points < 0:
+            raise ValueError(f"curve_points must be >= 0, got {self.curve_points}")
+        if self.curve_test_per_class is not None and self.curve_test_per_class < 1:
+            raise ValueError(f"curve_test_per_class must be >= 1 or None, got "
+                             f"{self.curve_test_per_class}")
         if self.judge_per_class < 0:
             raise ValueError(f"judge_per_class must be >= 0, got {self.judge_per_class}")
         recipe_names = [r.name for r in self.recipes]

@@ -1,11 +1,13 @@
-"""PNG plots of a study's summary: test error against ratio, and test error per class."""
+"""PNG plots of a study: test error against ratio, test error per class, learning curves."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_class_errors", "plot_error_vs_ratio"]
+from ganaug.study.curves import mean_curve, read_curve
+
+__all__ = ["plot_class_errors", "plot_curves", "plot_error_vs_ratio"]
 
 _COLOURS = {"real": "tab:gray", "classic": "tab:blue", "gan": "tab:orange",
             "gan+classic": "tab:green", "synthetic": "tab:red"}
@@ -80,6 +82,56 @@ def plot_class_errors(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         axes.legend(fontsize=6, ncol=2)
         figure.tight_layout()
         path = out / f"class_errors-{classifier}.png"
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def _setting(record: dict[str, Any]) -> tuple:
+    return (record["arm"], record["variant"], record["mode"], record["ratio"],
+            record.get("recipe", ""))
+
+
+def plot_curves(records: list[dict[str, Any]], out: Path) -> list[Path]:
+    """One PNG per classifier with recorded curves (``curves/<run_id>.csv``): training error
+    (dashed) and test error (solid) against steps, mean over seeds, one panel per mode and
+    ratio of synthetic data with the real-only arms in every panel. Runs without a curve (from
+    a study of an older version) are left out."""
+    plt = _pyplot()
+    written = []
+    for classifier in sorted({r["classifier"] for r in records}):
+        seeds: dict[tuple, list] = {}
+        for record in records:
+            if record["classifier"] == classifier and "run_id" in record:
+                curve = read_curve(out / "curves" / f"{record['run_id']}.csv")
+                if curve is not None:
+                    seeds.setdefault(_setting(record), []).append(curve)
+        curves = {key: mean for key, runs in seeds.items() if (mean := mean_curve(runs)) is not None}
+        if not curves:
+            continue
+        panels = sorted({(mode, ratio) for _, variant, mode, ratio, _ in curves if variant}) or [None]
+        figure, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.2),
+                                    sharey=True, squeeze=False)
+        markers = dict(zip(sorted({key[1] for key in curves}), "os^vDxP*"))
+        for panel, ax in zip(panels, axes[0]):
+            for key, curve in sorted(curves.items()):
+                arm, variant, mode, ratio, recipe = key
+                if variant and (mode, ratio) != panel:
+                    continue
+                label = arm + (f" ({variant})" if variant else "") + (f" {recipe}" if recipe else "")
+                style = dict(color=_COLOURS.get(arm, "black"), marker=markers[variant],
+                             markersize=3)
+                ax.plot(curve["step"], curve["test_error"], "-", label=f"{label} test", **style)
+                ax.plot(curve["step"], curve["train_error"], "--", alpha=0.6,
+                        label=f"{label} train", **style)
+            ax.set_title(f"{classifier}, {panel[0]} r={panel[1]:g}" if panel else classifier)
+            ax.set_xlabel("optimizer step")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6, ncol=2)
+        axes[0][0].set_ylabel("error (%): test solid, training dashed")
+        figure.tight_layout()
+        path = out / f"curves-{classifier}.png"
         figure.savefig(path, dpi=120)
         plt.close(figure)
         written.append(path)

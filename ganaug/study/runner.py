@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+from lightning.pytorch.loggers import Logger
 import torch
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -42,6 +44,7 @@ from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.seeding import step_seed
 from ganaug.study.config import StudyConfig, Variant
+from ganaug.study.curves import LearningCurve
 from ganaug.study.plan import Run, plan_runs
 from ganaug.study.report import summarize, write_results
 
@@ -53,11 +56,13 @@ _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart fr
 class Study:
     """Runs a :class:`StudyConfig` in ``out``; see :func:`run_study`."""
 
-    def __init__(self, config: StudyConfig, out: str | Path, *, progress: bool = True) -> None:
+    def __init__(self, config: StudyConfig, out: str | Path, *, progress: bool = True,
+                 loggers: Sequence[Logger] = ()) -> None:
         config.validate()
         self.config = config
         self.out = Path(out)
         self.progress = progress
+        self.loggers = list(loggers)  # get every run's learning curve, keys prefixed "<run_id>/"
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         self._gans: dict[str, Any] = {}
@@ -279,7 +284,8 @@ class Study:
         if recipe is not None and recipe.needs_teacher:
             extra["teacher"] = self.teacher(run.classifier, run.seed).network
         model = self._classifier(run.classifier, run.seed, classic, **extra)
-        trainer = self._trainer(c.training(run.classifier)[1])
+        max_steps = c.training(run.classifier)[1]
+        trainer = self._trainer(max_steps, callbacks=self._curve(run, max_steps))
         trainer.fit(model, data)
         if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
             path = self._teacher_path(run.classifier, run.seed)
@@ -299,6 +305,16 @@ class Study:
         record_path.write_text(json.dumps(record, indent=2))
         return record
 
+    def _curve(self, run: Run, max_steps: int) -> list[LearningCurve]:
+        """The run's learning-curve recorder (none when ``curve_points`` is 0)."""
+        c = self.config
+        if not c.curve_points:
+            return []
+        return [LearningCurve(every_n_steps=max(1, max_steps // c.curve_points),
+                              test_per_class=c.curve_test_per_class, seed=c.data_seed,
+                              path=self.out / "curves" / f"{run.run_id}.csv",
+                              loggers=self.loggers, prefix=f"{run.run_id}/")]
+
     def run_all(self) -> list[dict[str, Any]]:
         runs = plan_runs(self.config)
         records = []
@@ -309,9 +325,11 @@ class Study:
         return records
 
 
-def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True) -> list[dict[str, Any]]:
-    """Run (or resume) the study in ``out``; returns the summary rows and writes every output."""
-    study = Study(config, out, progress=progress)
+def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
+              loggers: Sequence[Logger] = ()) -> list[dict[str, Any]]:
+    """Run (or resume) the study in ``out``; returns the summary rows and writes every output.
+    ``loggers`` (any Lightning loggers) get each run's learning curve as it trains."""
+    study = Study(config, out, progress=progress, loggers=loggers)
     records = study.run_all()
     rows = summarize(records)
     write_results(records, rows, study.out)
