@@ -85,16 +85,18 @@ class LearningCurve(L.Callback):
             if trainer.datamodule is None:
                 raise ValueError("LearningCurve needs test_data when the Trainer has no datamodule")
             data = trainer.datamodule.test_dataloader().dataset
-        items = [data[i] for i in range(len(data))]
-        images = torch.stack([image for image, _ in items])
-        labels = torch.as_tensor([int(label) for _, label in items])
+        # labels first (LabelledImages holds them), then only the kept images
+        labels = getattr(data, "labels", None)
+        if not isinstance(labels, Tensor) or len(labels) != len(data):
+            labels = torch.as_tensor([int(data[i][1]) for i in range(len(data))])
+        keep = torch.arange(len(labels))
         if self.test_per_class is not None:
             num_classes = int(labels.max()) + 1
             smallest = int(torch.bincount(labels, minlength=num_classes).min())
             (keep,) = class_balanced_split(labels, [min(self.test_per_class, smallest)],
                                            num_classes=num_classes, seed=self.seed)
-            images, labels = images[keep], labels[keep]
-        self._test = images, labels
+        images = torch.stack([data[i][0] for i in keep.tolist()])
+        self._test = images, labels[keep].long()
         self.points = []
 
     # one point every n steps
