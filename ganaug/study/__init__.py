@@ -19,8 +19,8 @@ independent judge (trained on held-out real images) measures their class faithfu
 runs are recorded one JSON file each, so an interrupted study resumes where it stopped.
 Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``, ``table.txt``
 (paired differences with 95 % confidence intervals), each run's learning curve
-(``curves/<run_id>.csv``) and PNG plots (error vs ratio, per-class error, learning curves, sample
-grids).
+(``curves/<run_id>.csv``), PNG plots (error vs ratio, per-class error, learning curves, sample
+grids) and ``report.html``, all of it on one page.
 """
 
 from __future__ import annotations

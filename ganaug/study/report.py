@@ -1,6 +1,6 @@
 """A study's summaries: mean ± std per setting with paired differences and their confidence
 intervals (:func:`summarize`, :func:`paired_interval`), the text table (:func:`format_table`) and
-the output files (:func:`write_results`)."""
+the output files (:func:`write_results`, with the plots of ``plots`` and the page of ``html``)."""
 
 from __future__ import annotations
 
@@ -175,8 +175,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> None:
-    """``results.csv``, ``summary.json``, ``table.txt`` and the PNG plots (the learning curves
-    from the runs' ``curves/<run_id>.csv`` where recorded)."""
+    """``results.csv``, ``summary.json``, ``table.txt``, the PNG plots (the learning curves
+    from the runs' ``curves/<run_id>.csv`` where recorded) and ``report.html``."""
     # no wall times: the same command on the same machine writes the same results.csv
     fields = ["run_id", "classifier", "arm", "variant", "recipe", "mode", "ratio", "seed",
               "train_images", "synthetic_images", "test_error", "test_samples",
@@ -189,8 +189,10 @@ def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out
                              "class_errors": " ".join(f"{e:.2f}" for e in record["class_errors"])})
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
     (out / "table.txt").write_text(format_table(rows) + "\n")
+    from ganaug.study.html import write_report
     from ganaug.study.plots import plot_class_errors, plot_curves, plot_error_vs_ratio
 
     plot_error_vs_ratio(rows, out)
     plot_class_errors(rows, out)
     plot_curves(records, out)
+    write_report(records, rows, out)  # last: the page embeds the plots

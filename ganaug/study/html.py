@@ -1,0 +1,171 @@
+"""``report.html``: a study's outputs on one page that opens from disk, with no server and no
+network (the images are embedded as base64 data URIs, the style is inline, there is no script).
+
+It shows the summary table (the text table's content with the paired 95 % intervals and their
+marks), the plots (error against ratio, per-class error, learning curves), each GAN's sample grid
+with the snapshot its selection kept, the judge's class faithfulness of every bank, and the exact
+configuration. It reads what the study folder holds, so a folder of an older study, without
+curves or faithfulness, gives a page without them.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_report"]
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; } td.text { text-align: left; }
+tr.best td { background: #eef6ff; } td.significant { font-weight: bold; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figcaption { font-size: 0.8em; color: #555; } img { max-width: 100%; }
+img.samples { image-rendering: pixelated; min-width: 320px; }
+pre { background: #f6f6f6; padding: 1em; font-size: 0.8em; overflow-x: auto; }
+p.note { font-size: 0.85em; color: #555; }
+"""
+
+
+def _text(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _figure(path: Path, css: str = "") -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    css = f' class="{css}"' if css else ""
+    return (f'<figure><img{css} src="data:image/png;base64,{data}" alt="{_text(path.name)}">'
+            f"<figcaption>{_text(path.name)}</figcaption></figure>")
+
+
+def _figures(out: Path, pattern: str, missing: str) -> str:
+    paths = sorted(out.glob(pattern))
+    if not paths:
+        return f'<p class="note">{_text(missing)}</p>'
+    return "\n".join(_figure(path) for path in paths)
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    return "" if value is None or value != value else f"{100 * value:.{digits}f} %"
+
+
+def _interval_cell(result: dict[str, float] | None) -> str:
+    if result is None:
+        return "<td></td>"
+    if math.isnan(result["low"]):
+        return f"<td>{result['mean']:+.2f} (n=1)</td>"
+    mark = "*" if result["significant"] else ""
+    css = ' class="significant"' if result["significant"] else ""
+    return (f"<td{css}>{result['mean']:+.2f} [{result['low']:+.2f}, {result['high']:+.2f}]{mark}"
+            f" ({100 * result['relative']:+.0f} %)</td>")
+
+
+def _summary_table(rows: list[dict[str, Any]]) -> str:
+    header = ["classifier", "arm", "variant", "recipe", "mode", "r", "n", "test error %",
+              "vs control [95 % CI]", "vs best real-only [95 % CI]", "faithful", "worst", "CAS"]
+    lines = ['<table class="summary"><thead><tr>'
+             + "".join(f"<th>{_text(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for row in rows:
+        text = "".join(f'<td class="text">{_text(row[k])}</td>'
+                       for k in ("classifier", "arm", "variant", "recipe", "mode"))
+        ratio = f"{row['ratio']:g}" if row["variant"] else ""
+        best = ('<td class="text">(best real-only)</td>' if row.get("best_real")
+                else _interval_cell(row.get("vs_best_real")))
+        lines.append(
+            f'<tr{" class=best" if row.get("best_real") else ""}>{text}<td>{ratio}</td>'
+            f"<td>{row['seeds']}</td><td>{row['error_mean']:.2f} ± {row['error_std']:.2f}</td>"
+            f"{_interval_cell(row.get('vs_control'))}{best}"
+            f"<td>{_percent(row.get('faithfulness_mean'))}</td>"
+            f"<td>{_percent(row.get('faithfulness_worst'), 0)}</td>"
+            f"<td>{_percent(row.get('cas'), 0)}</td></tr>")
+    lines.append("</tbody></table>")
+    lines.append(
+        '<p class="note">Paired differences in points: mean over seeds of (error − reference '
+        "error of the same seed) with a Student-t 95 % interval and, in brackets after it, "
+        "relative to the reference; * and bold = the interval excludes zero. Control: the same "
+        "training without synthetic images (gan: real; gan+classic: classic or the recipe's "
+        "control). Faithful / worst: the independent judge's mean and worst-class agreement with "
+        "the banks' labels (worst over seeds). CAS: accuracy trained on the bank alone / accuracy "
+        "trained on the real images alone.</p>")
+    return "\n".join(lines)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _synthetic_data(out: Path) -> str:
+    """Each GAN's sample grid with its selection, the judge, and every bank's faithfulness."""
+    parts = []
+    for grid in sorted(out.glob("samples-*.png")):
+        name = grid.stem.removeprefix("samples-")
+        parts.append(f"<h3>{_text(name)}</h3>{_figure(grid, 'samples')}")
+        selection = _read_json(out / name / "selection.json")
+        if selection:
+            parts.append(f'<p class="note">Generator selection ({_text(selection["criterion"])} '
+                         f"class faithfulness by the referee): kept the EMA snapshot of iteration "
+                         f"{_text(selection['best_iteration'])} of "
+                         f"{len(selection['history'])} checked.</p>")
+    if not parts:
+        parts.append('<p class="note">No GAN sample grid in this study folder.</p>')
+    judge = _read_json(out / "judge.json")
+    if judge:
+        parts.append(f'<p class="note">Judge: {_text(judge["architecture"])} trained on '
+                     f"{_text(judge['trained_on'])}, test accuracy "
+                     f"{_percent(judge['test_accuracy'])}.</p>")
+    banks = sorted(out.glob("banks/*.faithfulness.json"))
+    verdicts = [(path.name.removesuffix(".faithfulness.json"), _read_json(path)) for path in banks]
+    verdicts = [(name, v) for name, v in verdicts if v and "per_class" in v]
+    if verdicts:
+        classes = max(len(v["per_class"]) for _, v in verdicts)
+        parts.append("<h3>Class faithfulness of the banks</h3><table class=\"faithfulness\">"
+                     "<thead><tr><th>bank</th><th>mean</th><th>worst (class)</th>"
+                     + "".join(f"<th>{k}</th>" for k in range(classes)) + "</tr></thead><tbody>")
+        for name, v in verdicts:
+            parts.append(f'<tr><td class="text">{_text(name)}</td><td>{_percent(v["mean"])}</td>'
+                         f"<td>{_percent(v['worst'], 0)} ({_text(v['worst_class'])})</td>"
+                         + "".join(f"<td>{_percent(p, 0)}</td>" for p in v["per_class"])
+                         + "</tr>")
+        parts.append("</tbody></table><p class=\"note\">Share of each bank's images of a class "
+                     "that the judge assigns to that class.</p>")
+    return "\n".join(parts)
+
+
+def write_report(records: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> Path:
+    """Write ``out / "report.html"`` from the summary rows and the files in ``out`` (call it
+    after the plots are written); returns its path."""
+    out = Path(out)
+    config = out / "config.json"
+    config_text = config.read_text() if config.is_file() else "(no config.json in this folder)"
+    classifiers = sorted({r["classifier"] for r in rows})
+    body = [
+        f"<h1>ganaug study: {_text(out.resolve().name)}</h1>",
+        f"<p>{len(records)} runs, {len(rows)} settings, classifiers: "
+        f"{_text(', '.join(classifiers))}. Test error in %, mean ± std over seeds.</p>",
+        "<h2>Summary</h2>", _summary_table(rows),
+        "<h2>Test error against the ratio of synthetic images</h2>",
+        _figures(out, "error_vs_ratio-*.png", "No ratio plot (no GAN arm in this study)."),
+        "<h2>Test error per class</h2>",
+        _figures(out, "class_errors-*.png", "No per-class plot."),
+        "<h2>Learning curves</h2>",
+        _figures(out, "curves-*.png", "No learning curve recorded (runs of an older study, or "
+                                      "curve_points: 0)."),
+        "<h2>Synthetic data</h2>", _synthetic_data(out),
+        "<h2>Configuration</h2>", f"<pre>{_text(config_text)}</pre>",
+    ]
+    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>ganaug study: {_text(out.resolve().name)}</title><style>{_STYLE}</style>"
+            "</head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path
