@@ -67,6 +67,21 @@ def tiny_digits():
     return ImageDataModule("digits", image_size=28, n_per_class=4, test_per_class=2, batch_size=8, seed=0)
 
 
+class DigitJudge(nn.Module):
+    """Fixed random logits (N, 10) of 1 x 28 x 28 images: a stand-in judge of ten classes."""
+
+    def __init__(self):
+        super().__init__()
+        generator = torch.Generator().manual_seed(4)
+        self.linear = nn.Linear(28 * 28, 10)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=generator) * 0.3)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+
+
 def metrics_callback(cache_dir, **kwargs):
     from ganaug.metrics import GenerativeMetrics
 

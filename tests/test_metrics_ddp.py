@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from metrics_data import (
+    DigitJudge,
     independent_evaluation,
     make_evaluator,
     make_images,
@@ -17,6 +18,8 @@ from metrics_data import (
     tiny_cgan,
     tiny_digits,
 )
+
+from ganaug.metrics.faithfulness import ClassFaithfulness
 
 SCRIPT = Path(__file__).parent / "ddp" / "fit_with_metrics.py"
 
@@ -50,8 +53,9 @@ def test_two_process_fit_logs_the_metrics_of_all_shards(ranks):
     out, (rank0, rank1) = ranks
     assert [rank0["world_size"], rank1["world_size"]] == [2, 2]
     names = [k for k in rank0["logged"]
-             if k in ("fid", "is", "kid", "precision", "recall") or k.startswith("fid/")]
-    assert len(names) == 15
+             if k in ("fid", "is", "kid", "precision", "recall") or k.startswith("fid/")
+             or k.startswith("faithfulness")]
+    assert len(names) == 15 + 2 + 10  # and faithfulness mean, worst and per class
     for name in names:
         assert rank0["logged"][name] == rank1["logged"][name], name
     assert rank0["counts"]["fid"] == {"real": 40, "generated": 40}
@@ -67,3 +71,17 @@ def test_two_process_fit_logs_the_metrics_of_all_shards(ranks):
     expected = independent_evaluation(models, data, metrics_callback(out / "cache"))
     for name, value in expected.values.items():
         assert rank0["logged"][name] == pytest.approx(value, rel=1e-5, abs=1e-8), name
+
+    # class faithfulness counts the judge's verdicts on both ranks' shards
+    judge, faithfulness = DigitJudge(), ClassFaithfulness(10)
+    callback = metrics_callback(out / "cache")
+    for rank, model in enumerate(models):
+        for images, labels in callback.sample_shard(model, rank, 2):
+            faithfulness.update(judge(images), labels)
+    result = faithfulness.result()
+    assert rank0["logged"]["faithfulness_mean"] == pytest.approx(result.mean, abs=1e-6)
+    assert rank0["logged"]["faithfulness_worst"] == pytest.approx(result.worst, abs=1e-6)
+
+    # generator selection decides the same on both ranks
+    assert rank0["selection"] == rank1["selection"]
+    assert rank0["selection"]["best"] in [row[0] for row in rank0["selection"]["history"]]

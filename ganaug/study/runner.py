@@ -121,7 +121,9 @@ class Study:
         data = self.real_data(PairedImageDataModule if paired else ImageDataModule)
         data.batch_size = c.gan_batch_size
         data.drop_last = True
-        options = {"seed": c.data_seed, **options}  # the GAN's initialisation, noise and augmentation
+        # the GAN's initialisation, noise and augmentation follow data_seed; a progress grid
+        # every 25 epochs (gan-*/samples/) rather than one per epoch of 500 images
+        options = {"seed": c.data_seed, "sample_every_n_epochs": 25, **options}
         model = gan_class(num_classes=data.num_classes, channels=data.image_shape[0],
                           image_size=data.image_shape[1], **options)
         callbacks = []
