@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 
 from ganaug.diversity import DiversityControl
 
-__all__ = ["Recipe", "StudyConfig", "Variant", "copy_config"]
+__all__ = ["RESULT_NEUTRAL_SETTINGS", "Recipe", "StudyConfig", "Variant", "copy_config",
+           "setting_differences"]
 
 
 @dataclass
@@ -163,6 +165,8 @@ class StudyConfig:
     def validate(self) -> None:
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
+        if self.n_per_class < 1:
+            raise ValueError(f"n_per_class must be >= 1, got {self.n_per_class}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct, got {self.seeds}")
         unknown_arms = set(self.gan_arms) - {"gan", "gan+classic"}
@@ -208,6 +212,42 @@ class StudyConfig:
         overrides = dict(self.per_classifier.get(classifier, {}))
         max_steps = int(overrides.pop("max_steps", self.max_steps))
         return {**self.classifier_options, **overrides}, max_steps
+
+
+RESULT_NEUTRAL_SETTINGS = ("accelerator", "root")
+"""Settings a study folder may be resumed with changed: where the dataset lies and which device
+runs. Every other setting shapes some run's result (a classifier step count, the GAN, the grid,
+even the learning curves' test subset), so a folder holds runs of one value of each."""
+
+
+def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[str, tuple[Any, Any]]:
+    """The settings in which ``config`` differs from ``recorded`` (a study folder's
+    ``config.json``), as ``{"name": (recorded, now)}``; nested options by dotted name
+    (``gan_options.latent_dim``). :data:`RESULT_NEUTRAL_SETTINGS` are left out, and a setting
+    the record lacks (a folder of an older ganaug) counts as its default."""
+    defaults = json.loads(json.dumps(StudyConfig().to_dict()))
+    now = json.loads(json.dumps(config.to_dict()))  # as the record holds it: lists, not tuples
+    differences: dict[str, tuple[Any, Any]] = {}
+
+    def compare(name: str, old: Any, new: Any) -> None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new), key=str):
+                compare(f"{name}.{key}", old.get(key, _MISSING), new.get(key, _MISSING))
+        elif old != new:
+            differences[name] = (old, new)
+
+    for name in sorted(set(now) | set(recorded)):
+        if name not in RESULT_NEUTRAL_SETTINGS:
+            compare(name, recorded.get(name, defaults.get(name, _MISSING)), now.get(name, _MISSING))
+    return differences
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(not set)"
+
+
+_MISSING = _Missing()
 
 
 def copy_config(config: StudyConfig, **changes: Any) -> StudyConfig:

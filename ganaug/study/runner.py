@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from ganaug.images import write_png
 from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.seeding import step_seed
-from ganaug.study.config import StudyConfig, Variant
+from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
 from ganaug.study.plan import Run, plan_runs
 from ganaug.study.report import summarize, write_results
@@ -63,13 +64,35 @@ class Study:
         self.out = Path(out)
         self.progress = progress
         self.loggers = list(loggers)  # get every run's learning curve, keys prefixed "<run_id>/"
+        self._check_folder()  # before anything in the folder is written
         self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        if not (self.out / "config.json").is_file():  # the settings the folder's runs are made with
+            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         self._gans: dict[str, Any] = {}
         self._teachers: dict[tuple[str, int], ClassifierModule] = {}
         self._judge: ClassifierModule | None = None
         self._banks: dict[tuple[str, int], LabelledImages] = {}
         self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def _check_folder(self) -> None:
+        """Stop when the folder holds runs of other settings (see :func:`setting_differences`)."""
+        path = self.out / "config.json"
+        if not path.is_file():
+            return
+        try:
+            recorded = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            recorded = error
+        if not isinstance(recorded, dict):
+            raise ValueError(f"{path} does not hold a study's settings ({recorded}); restore it, or "
+                             f"use a new study folder (--out)")
+        differences = setting_differences(recorded, self.config)
+        if differences:
+            listed = "; ".join(f"{name}: {old!r} in the folder, {new!r} now"
+                               for name, (old, new) in differences.items())
+            raise ValueError(f"the study folder {self.out} holds runs made with other settings "
+                             f"({listed}); use a new folder (--out), or resume with the settings "
+                             f"of its config.json")
 
     # data
 
@@ -264,7 +287,9 @@ class Study:
         c = self.config
         record_path = self.out / "runs" / f"{run.run_id}.json"
         if record_path.is_file():
-            return json.loads(record_path.read_text())
+            record = _read_record(record_path)
+            if record is not None:
+                return record
         started = time.perf_counter()
         real = self.real_data()
         verdict: dict[str, Any] = {}
@@ -304,7 +329,9 @@ class Study:
                   "faithfulness_worst": verdict.get("worst"),
                   "seconds": round(time.perf_counter() - started, 1)}
         record_path.parent.mkdir(parents=True, exist_ok=True)
-        record_path.write_text(json.dumps(record, indent=2))
+        partial = record_path.with_name(record_path.name + ".partial")  # a kill leaves no half file
+        partial.write_text(json.dumps(record, indent=2))
+        partial.replace(record_path)
         return record
 
     def _curve(self, run: Run, max_steps: int) -> list[LearningCurve]:
@@ -325,6 +352,22 @@ class Study:
             bar.set_postfix_str(run.run_id)
             records.append(self.run(run))
         return records
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A finished run's record; None when the file is not a JSON object (a write cut short), which
+    is then named in a warning and moved aside to ``<name>.corrupt`` so that the run is redone."""
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        record = None
+    if isinstance(record, dict):
+        return record
+    aside = path.with_name(path.name + ".corrupt")
+    path.replace(aside)
+    warnings.warn(f"the run record {path} is corrupt (not a JSON object); moved to {aside.name} "
+                  f"and the run is trained again", stacklevel=3)
+    return None
 
 
 def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
