@@ -228,6 +228,11 @@ class ClassifierModule(L.LightningModule):
         else:
             optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         total = self.trainer.estimated_stepping_batches
+        if self.trainer.ckpt_path is not None:
+            # Counting the batches set up the training loader before the checkpoint was read, so
+            # Lightning would never give the loader its place in the epoch (pytorch-lightning
+            # #20550): let the fit loop set it up again once the checkpoint is restored.
+            self.trainer.fit_loop._combined_loader = None
         if not math.isfinite(total):
             raise ValueError("the learning-rate milestones are fractions of the training length: "
                              "give the Trainer max_steps or max_epochs")

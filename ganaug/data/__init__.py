@@ -10,6 +10,7 @@ from ganaug.data.datamodule import (
     class_balanced_split,
     long_tail_counts,
 )
+from ganaug.data.resumable import ResumableDataLoader
 from ganaug.data.datasets import (
     DatasetInfo,
     DatasetNotFoundError,
@@ -40,6 +41,7 @@ __all__ = [
     "load_dataset",
     "long_tail_counts",
     "register_dataset",
+    "ResumableDataLoader",
 ]
 from ganaug.data.pairs import (  # noqa: E402
     ClassPairSampler,

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ganaug.data.bank import bank_key, generate_bank, load_bank, save_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, training_views
+from ganaug.data.resumable import ResumableDataLoader
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.seeding import step_seed
@@ -455,13 +456,13 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         dataset, views = training_views(self.train_dataset, self.real.hflip)
         if self.synthetic_share is not None:
             sampler = self._share_sampler(views)
-            return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
-                              num_workers=self.real.num_workers, drop_last=False,
-                              persistent_workers=self.real.num_workers > 0)
+            return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                                       num_workers=self.real.num_workers, drop_last=False,
+                                       persistent_workers=self.real.num_workers > 0)
         sampler = self._sampler(len(self.train_dataset), views)
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
-                          num_workers=self.real.num_workers, drop_last=self.real.drop_last,
-                          persistent_workers=self.real.num_workers > 0)
+        return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                                   num_workers=self.real.num_workers, drop_last=self.real.drop_last,
+                                   persistent_workers=self.real.num_workers > 0)
 
     def _share_sampler(self, views: int) -> SyntheticShareSampler:
         trainer = self.trainer

@@ -5,8 +5,10 @@ subset on every machine and in every process. The training split is class-balanc
 imbalanced on purpose (a count per class, or the exponential long tail of Cui et al., CVPR 2019,
 "Class-balanced loss based on effective number of samples", https://arxiv.org/abs/1901.05555);
 validation and test splits are always balanced. The training order and the random horizontal flip
-are a pure function of ``(seed, epoch)`` (:class:`EpochSeededRandomSampler`), which makes a resumed
-fit see exactly the batches of an uninterrupted one; under DDP Lightning shards that order.
+are a pure function of ``(seed, epoch)`` (:class:`EpochSeededRandomSampler`), and the training
+loader keeps its epoch and place in Lightning's checkpoints (:class:`ResumableDataLoader`), which
+makes a fit resumed at any step see exactly the batches of an uninterrupted one; under DDP
+Lightning shards that order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ganaug.data.datasets import DatasetInfo, LabelledImages, dataset_info, load_dataset
+from ganaug.data.resumable import ResumableDataLoader
 
 __all__ = [
     "EpochSeededRandomSampler",
@@ -359,7 +362,7 @@ class ImageDataModule(L.LightningDataModule):
         self._require_setup()
         dataset, views = training_views(self.train_dataset, self.hflip)
         sampler = EpochSeededRandomSampler(len(self.train_dataset), seed=self.seed, num_views=views)
-        return self._loader(dataset, sampler=sampler, drop_last=self.drop_last)
+        return self._loader(dataset, sampler=sampler, drop_last=self.drop_last, resumable=True)
 
     def val_dataloader(self) -> DataLoader | list:
         self._require_setup()
@@ -369,6 +372,9 @@ class ImageDataModule(L.LightningDataModule):
         self._require_setup()
         return self._loader(self.test_dataset)
 
-    def _loader(self, dataset: Dataset, **kwargs) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0, **kwargs)
+    def _loader(self, dataset: Dataset, *, resumable: bool = False, **kwargs) -> DataLoader:
+        """A loader of ``dataset``; a ``resumable`` one (training) keeps its place in the epoch
+        in Lightning's checkpoints."""
+        loader_class = ResumableDataLoader if resumable else DataLoader
+        return loader_class(dataset, batch_size=self.batch_size, num_workers=self.num_workers,
+                            persistent_workers=self.num_workers > 0, **kwargs)

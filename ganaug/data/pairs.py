@@ -207,4 +207,4 @@ class PairedImageDataModule(ImageDataModule):
         sampler = ClassPairSampler(self.train_dataset.labels, batch_size=self.batch_size,
                                    seed=self.seed, num_views=views, num_replicas=replicas,
                                    rank=rank)
-        return self._loader(dataset, sampler=sampler, drop_last=True)
+        return self._loader(dataset, sampler=sampler, drop_last=True, resumable=True)
