@@ -6,7 +6,7 @@ from ganaug.classify.accuracy import GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment, ClassicParameters
 from ganaug.classify.densenet import DenseNet, densenet40
 from ganaug.classify.dianet import DIANet, DIAUnit, dianet56
-from ganaug.classify.module import ClassifierModule
+from ganaug.classify.module import ClassifierModule, inverse_frequency_weights
 from ganaug.classify.protocols import PAPER_PROTOCOLS, TrainingProtocol
 from ganaug.classify.registry import CLASSIFIERS, build_classifier
 from ganaug.classify.resnet import ResNet, resnet20, resnet56
@@ -18,6 +18,7 @@ __all__ = [
     "ClassicAugment",
     "ClassicParameters",
     "ClassifierModule",
+    "inverse_frequency_weights",
     "DenseNet",
     "DIANet",
     "DIAUnit",

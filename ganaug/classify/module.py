@@ -12,9 +12,12 @@ Logged metrics and their units:
 - ``train_loss`` (per step and epoch), ``train_acc`` and, when batches carry the synthetic flag,
   ``train_acc_real`` / ``train_acc_synthetic`` (epoch; accuracies are fractions in [0, 1], of
   the augmented training samples);
-- ``val_loss``, ``val_acc``, ``val_error``, ``val_acc_class{c}`` and the same with ``test_``:
-  ``*_acc`` are fractions in [0, 1], ``*_error`` are percentages, ``100 · (1 - acc)``, the unit
-  of the published tables.
+- ``val_loss``, ``val_acc``, ``val_error``, ``val_acc_class{c}``, ``val_balanced_acc``,
+  ``val_balanced_error`` and the same with ``test_``: ``*_acc`` are fractions in [0, 1],
+  ``*_error`` are percentages, ``100 · (1 - acc)``, the unit of the published tables.
+  ``*_acc_class{c}`` is the recall of class ``c`` (its test images classified as ``c``), and
+  ``*_balanced_acc`` the mean recall over the classes with test images, the accuracy that an
+  imbalanced evaluation set cannot inflate (equal to ``*_acc`` on a class-balanced one).
 
 Counts are summed across processes by torchmetrics, so the numbers are those of the whole
 evaluation set under DDP, provided every sample is seen once: Lightning's DistributedSampler pads
@@ -31,6 +34,11 @@ models ready for image recognition?", https://arxiv.org/abs/2210.07574):
   al. 2015), on every sample or on the synthetic ones only (``distill_on``). A recipe that changes
   the loss needs a control run with the same recipe on real images only, or its gain cannot be
   told from distillation (the study runs one).
+
+For imbalanced training sets, ``class_weights`` weighs each sample's loss by its class: given
+weights, or ``"inverse_frequency"``, ``N / (K · N_c)`` for the ``N_c`` training images of class
+``c`` among ``N`` (King & Zeng 2001; each class then carries the same total weight), counted on
+the datamodule's training set when the fit starts, so that a re-balanced blend gets equal weights.
 
 Learning-rate milestones are fractions of ``trainer.estimated_stepping_batches``; the rate is
 divided by ``lr_gamma`` at each. Randomness: the network is initialised from ``seed`` alone
@@ -56,7 +64,7 @@ from ganaug.classify.registry import build_classifier
 from ganaug.images import check_batch
 from ganaug.seeding import step_seed
 
-__all__ = ["ClassifierModule"]
+__all__ = ["ClassifierModule", "inverse_frequency_weights"]
 
 _OPTIMIZERS = ("sgd", "adam")
 
@@ -88,6 +96,8 @@ class ClassifierModule(L.LightningModule):
         distill_temperature: float = 4.0,  # T of the soft labels
         distill_on: Literal["all", "synthetic"] = "all",  # which samples get soft labels
         teacher: nn.Module | None = None,  # frozen classifier giving soft labels (not saved)
+        class_weights: list[float] | str | None = None,  # loss weight per class, or
+        # "inverse_frequency" of the training set; None = every class alike
     ) -> None:
         super().__init__()
         self._validate(locals())
@@ -104,6 +114,9 @@ class ClassifierModule(L.LightningModule):
         self.test_accuracy = GroupAccuracy(num_classes)
         self._saw_synthetic_flag = False
         self._results: dict[str, dict[str, float]] = {}
+        given = class_weights if isinstance(class_weights, (list, tuple)) else None
+        self.register_buffer("class_weight", torch.tensor(given, dtype=torch.float32)
+                             if given is not None else None, persistent=False)
 
     @staticmethod
     def _validate(options: dict[str, Any]) -> None:
@@ -136,6 +149,7 @@ class ClassifierModule(L.LightningModule):
             raise ValueError(f"distill_temperature must be > 0, got {options['distill_temperature']}")
         if options["distill_on"] not in ("all", "synthetic"):
             raise ValueError(f"distill_on must be 'all' or 'synthetic', got {options['distill_on']!r}")
+        _validate_class_weights(options["class_weights"], options["num_classes"])
         if options["distill_weight"] > 0 and options["teacher"] is None:
             raise ValueError("distill_weight > 0 needs a teacher: pass teacher=<a trained classifier "
                              "of the same classes>, e.g. the classic-augmentation run's network")
@@ -206,10 +220,28 @@ class ClassifierModule(L.LightningModule):
                 on = synthetic if synthetic is not None else torch.zeros_like(labels, dtype=torch.bool)
                 mixed = torch.where(on, mixed, per_sample)
             per_sample = mixed
-        if synthetic is None or hp.synthetic_weight == 1.0:
+        weights = self._sample_weights(labels, synthetic)
+        if weights is None:
             return per_sample.mean()
-        weights = torch.where(synthetic, hp.synthetic_weight, 1.0).to(per_sample.dtype)
+        weights = weights.to(per_sample.dtype)
         return (weights * per_sample).sum() / weights.sum().clamp(min=1e-12)
+
+    def _sample_weights(self, labels: Tensor, synthetic: Tensor | None) -> Tensor | None:
+        """Each sample's loss weight, by source (``synthetic_weight``) times by class
+        (``class_weights``); None when all are 1."""
+        hp = self.hparams
+        weights = None
+        if synthetic is not None and hp.synthetic_weight != 1.0:
+            weights = torch.where(synthetic, hp.synthetic_weight, 1.0)
+        if self.class_weight is not None:
+            by_class = self.class_weight[labels]
+            weights = by_class if weights is None else weights * by_class
+        return weights
+
+    def on_fit_start(self) -> None:
+        if self.hparams.class_weights == "inverse_frequency":
+            counts = _training_class_counts(self.trainer, self.hparams.num_classes)
+            self.class_weight = inverse_frequency_weights(counts).to(self.device)
 
     def on_train_epoch_end(self) -> None:
         correct, total = (t.double() for t in self.train_accuracy.compute())
@@ -266,9 +298,10 @@ class ClassifierModule(L.LightningModule):
     def test_metrics(self) -> dict[str, float]:
         """The test metrics of the last ``trainer.test`` as plain floats, on every process.
 
-        Keys: ``test_acc`` (fraction), ``test_error`` (%), ``test_samples``, and per class
-        ``test_acc_class{c}`` (fraction) and ``test_error_class{c}`` (%), NaN for a class with
-        no test sample.
+        Keys: ``test_acc`` (fraction), ``test_error`` (%), ``test_balanced_acc`` (fraction, the
+        mean of the per-class recalls), ``test_balanced_error`` (%), ``test_samples``, and per
+        class ``test_acc_class{c}`` (the recall of class ``c``, a fraction) and
+        ``test_error_class{c}`` (%), NaN for a class with no test sample.
         """
         return self._stored("test")
 
@@ -296,7 +329,10 @@ class ClassifierModule(L.LightningModule):
         metric.reset()
         accuracy = (correct.sum() / total.sum().clamp(min=1)).item()
         per_class = (correct / total).tolist()  # NaN where a class has no sample
+        balanced = _balanced_accuracy(correct, total)
         results = {f"{stage}_acc": accuracy, f"{stage}_error": 100.0 * (1.0 - accuracy),
+                   f"{stage}_balanced_acc": balanced,
+                   f"{stage}_balanced_error": 100.0 * (1.0 - balanced),
                    f"{stage}_samples": float(total.sum().item())}
         for c, value in enumerate(per_class):
             results[f"{stage}_acc_class{c}"] = value
@@ -306,6 +342,7 @@ class ClassifierModule(L.LightningModule):
             return
         self.log(f"{stage}_acc", accuracy, sync_dist=False)
         self.log(f"{stage}_error", results[f"{stage}_error"], sync_dist=False)
+        self.log(f"{stage}_balanced_acc", balanced, sync_dist=False)
         for c, value in enumerate(per_class):
             if not math.isnan(value):
                 self.log(f"{stage}_acc_class{c}", value, sync_dist=False)
@@ -329,3 +366,51 @@ class ClassifierModule(L.LightningModule):
                                  f"{tuple(synthetic.shape)}")
             self._saw_synthetic_flag = True
         return images, labels, synthetic
+
+
+# imbalance
+
+
+def inverse_frequency_weights(class_counts: Tensor) -> Tensor:
+    """``N / (K · N_c)`` per class (float32): every class carries the same total loss weight, and
+    a balanced set gets weight 1 everywhere; 0 for a class without images."""
+    counts = class_counts.double()
+    weights = counts.sum() / (len(counts) * counts)
+    return torch.where(counts > 0, weights, 0.0).float()
+
+
+def _balanced_accuracy(correct: Tensor, total: Tensor) -> float:
+    """Mean recall over the classes that have samples (NaN when none has)."""
+    seen = total > 0
+    if not bool(seen.any()):
+        return math.nan
+    return float((correct[seen] / total[seen]).mean())
+
+
+def _validate_class_weights(weights: object, num_classes: int) -> None:
+    if weights is None or weights == "inverse_frequency":
+        return
+    if isinstance(weights, str):
+        raise ValueError(f"class_weights must be a list of weights, 'inverse_frequency' or None, "
+                         f"got {weights!r}")
+    values = list(weights)  # type: ignore[call-overload]
+    if len(values) != num_classes:
+        raise ValueError(f"class_weights needs one weight per class ({num_classes}), got "
+                         f"{len(values)}")
+    if any(not math.isfinite(w) or w < 0 for w in values) or not any(values):
+        raise ValueError(f"class_weights must be finite numbers >= 0, not all 0, got {values}")
+
+
+def _training_class_counts(trainer: L.Trainer, num_classes: int) -> Tensor:
+    """Images per class of the training set of the datamodule the trainer fits on."""
+    dataset = getattr(getattr(trainer, "datamodule", None), "train_dataset", None)
+    if dataset is None or not hasattr(dataset, "class_counts"):
+        raise ValueError(
+            "class_weights='inverse_frequency' counts the training images per class of the "
+            "datamodule: fit with an ImageDataModule or SyntheticBlendDataModule, or pass the "
+            "weights as a list")
+    counts = dataset.class_counts()
+    if len(counts) != num_classes:
+        raise ValueError(f"the training set has {len(counts)} classes, the classifier "
+                         f"{num_classes}")
+    return counts

@@ -1,6 +1,11 @@
 """A study's summaries: mean ± std per setting with paired differences and their confidence
 intervals (:func:`summarize`, :func:`paired_interval`), the text table (:func:`format_table`) and
-the output files (:func:`write_results`, with the plots of ``plots`` and the page of ``html``)."""
+the output files (:func:`write_results`, with the plots of ``plots`` and the page of ``html``).
+
+On an imbalanced training set the rows also carry the error of the minority classes
+(:func:`minority_classes`: the rarest half), with its own paired intervals, and the balanced
+error (the mean of the per-class errors), which the overall error equals on a balanced test set.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,25 @@ import numpy as np
 
 from ganaug.study.plan import ARMS, REAL_ARMS
 
-__all__ = ["format_table", "paired_interval", "summarize", "write_results"]
+__all__ = ["format_table", "minority_classes", "paired_interval", "summarize", "write_results"]
+
+
+def minority_classes(class_counts: list[int]) -> list[int]:
+    """The rarest half of the classes: the ``K // 2`` with the fewest real training images (the
+    higher label first among equal counts, as a long tail puts its rarest classes last); empty
+    when every class has as many images as every other."""
+    if len(set(class_counts)) <= 1:
+        return []
+    order = sorted(range(len(class_counts)), key=lambda c: (class_counts[c], -c))
+    return sorted(order[: len(class_counts) // 2])
+
+
+def _minority_error(record: dict[str, Any]) -> float | None:
+    """Mean test error (%) over the record's minority classes; None on a balanced training set."""
+    minority = minority_classes(record.get("class_train_counts") or [])
+    if not minority:
+        return None
+    return float(np.mean([record["class_errors"][c] for c in minority]))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -73,13 +96,17 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
     the classification accuracy score of their variant (``cas``: accuracy of the classifier
     trained on the bank alone over the real-only one's, paired by seed).
     """
+    records = [{**r, "minority_error": _minority_error(r)} for r in records]
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in records:
         groups.setdefault(_key(r), []).append(r)
-    by_seed = {(_key(r), r["seed"]): r["test_error"] for r in records}
+    by_seed = {(_key(r), r["seed"], metric): r[metric] for r in records
+               for metric in ("test_error", "minority_error") if r[metric] is not None}
 
-    def paired(members: list[dict[str, Any]], reference: tuple) -> dict[str, float] | None:
-        pairs = [(m["test_error"], by_seed.get((reference, m["seed"]))) for m in members]
+    def paired(members: list[dict[str, Any]], reference: tuple,
+               metric: str = "test_error") -> dict[str, float] | None:
+        pairs = [(m[metric], by_seed.get((reference, m["seed"], metric))) for m in members
+                 if m[metric] is not None]
         differences = [a - b for a, b in pairs if b is not None]
         if not differences:
             return None
@@ -93,8 +120,8 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
         classifier, arm, variant = key[:3]
         if arm == "synthetic":
             ratios = [(100 - m["test_error"]) / (100 - real) for m in members
-                      if (real := by_seed.get(((classifier, "real", "", "", 0.0, ""), m["seed"])))
-                      is not None]
+                      if (real := by_seed.get(((classifier, "real", "", "", 0.0, ""), m["seed"],
+                                               "test_error"))) is not None]
             if ratios:
                 cas[(classifier, variant)] = float(np.mean(ratios))
 
@@ -113,9 +140,13 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
             row["faithfulness_worst"] = float(min(m["faithfulness_worst"] for m in faithful))
         if (classifier, variant) in cas:
             row["cas"] = cas[(classifier, variant)]
+        _add_imbalance(row, members)
         control = _control(key, set(groups))
         if control is not None and (result := paired(members, control)) is not None:
             row["vs_control"] = result
+        if control is not None and "minority_error_mean" in row and \
+                (result := paired(members, control, "minority_error")) is not None:
+            row["minority_vs_control"] = result
         rows.append(row)
 
     # the best arm without synthetic images, per classifier, and every row against it
@@ -128,14 +159,28 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
         best["best_real"] = True
         for row in rows:
             if row["classifier"] == classifier and row is not best:
-                result = paired(groups[(classifier, row["arm"], row["variant"], row["mode"],
-                                        row["ratio"], row["recipe"])], best_key)
-                if result is not None:
+                members = groups[(classifier, row["arm"], row["variant"], row["mode"],
+                                  row["ratio"], row["recipe"])]
+                if (result := paired(members, best_key)) is not None:
                     row["vs_best_real"] = result
+                if "minority_error_mean" in row and \
+                        (result := paired(members, best_key, "minority_error")) is not None:
+                    row["minority_vs_best_real"] = result
     order = {arm: i for i, arm in enumerate(ARMS)}
     rows.sort(key=lambda r: (r["classifier"], order.get(r["arm"], len(order)), r["variant"],
                              r["recipe"], r["mode"], r["ratio"]))
     return rows
+
+
+def _add_imbalance(row: dict[str, Any], members: list[dict[str, Any]]) -> None:
+    """The balanced error and, on an imbalanced training set, the minority classes' error."""
+    balanced = [m["balanced_error"] for m in members if m.get("balanced_error") is not None]
+    if balanced:
+        row["balanced_error_mean"] = float(np.mean(balanced))
+    minority = [m["minority_error"] for m in members if m["minority_error"] is not None]
+    if minority:
+        row["minority_classes"] = minority_classes(members[0]["class_train_counts"])
+        row["minority_error_mean"], row["minority_error_std"] = _mean_std(minority)
 
 
 def _interval(result: dict[str, float] | None) -> str:
@@ -152,6 +197,10 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     header = (f"{'classifier':<10} {'arm':<11} {'variant':<10} {'recipe':<8} {'mode':<7} {'r':>4} "
               f"{'n':>2} {'test error %':>13} {'vs control [95% CI]':>24} "
               f"{'vs best real-only [95% CI]':>27} {'faithful':>8} {'worst':>5} {'CAS':>5}")
+    imbalanced = any("minority_error_mean" in row for row in rows)
+    if imbalanced:
+        header += (f" {'minority err %':>14} {'minority vs control':>24} "
+                   f"{'minority vs best real-only':>27}")
     lines = [header, "-" * len(header)]
     for row in rows:
         ratio = f"{row['ratio']:g}" if row["variant"] else ""
@@ -163,7 +212,13 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{row['classifier']:<10} {row['arm']:<11} {row['variant']:<10} {row['recipe']:<8} "
             f"{row['mode']:<7} {ratio:>4} {row['seeds']:>2} "
             f"{row['error_mean']:>6.2f} ± {row['error_std']:<4.2f} "
-            f"{_interval(row.get('vs_control')):>24} {best:>27} {faithful:>8} {worst:>5} {cas:>5}")
+            f"{_interval(row.get('vs_control')):>24} {best:>27} {faithful:>8} {worst:>5} {cas:>5}"
+            + (_minority_columns(row) if imbalanced else ""))
+    if imbalanced:
+        classes = next(row["minority_classes"] for row in rows if "minority_classes" in row)
+        lines.append(f"minority: the rarest half of the classes by real training images "
+                     f"(classes {', '.join(map(str, classes))}), their mean test error and its "
+                     "paired differences in points")
     lines += [
         "paired differences in points: mean over seeds of (error - reference error of the same "
         "seed) with a Student-t 95 % interval; * = the interval excludes zero",
@@ -174,19 +229,30 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _minority_columns(row: dict[str, Any]) -> str:
+    if "minority_error_mean" not in row:
+        return ""
+    best = (_interval(row.get("minority_vs_best_real")) if not row.get("best_real")
+            else "(best real-only)")
+    error = f"{row['minority_error_mean']:.2f} ± {row['minority_error_std']:<4.2f}"
+    return f" {error:>14} {_interval(row.get('minority_vs_control')):>24} {best:>27}"
+
+
 def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> None:
     """``results.csv``, ``summary.json``, ``table.txt``, the PNG plots (the learning curves
     from the runs' ``curves/<run_id>.csv`` where recorded) and ``report.html``."""
     # no wall times: the same command on the same machine writes the same results.csv
     fields = ["run_id", "classifier", "arm", "variant", "recipe", "mode", "ratio", "seed",
-              "train_images", "synthetic_images", "test_error", "test_samples",
+              "train_images", "synthetic_images", "test_error", "balanced_error", "test_samples",
               "faithfulness_mean", "faithfulness_worst"]
     with open(out / "results.csv", "w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=fields + ["class_errors"])
+        writer = csv.DictWriter(file, fieldnames=fields + ["class_errors", "class_train_counts"])
         writer.writeheader()
         for record in records:
             writer.writerow({**{k: record.get(k, "") for k in fields},
-                             "class_errors": " ".join(f"{e:.2f}" for e in record["class_errors"])})
+                             "class_errors": " ".join(f"{e:.2f}" for e in record["class_errors"]),
+                             "class_train_counts": " ".join(
+                                 map(str, record.get("class_train_counts") or []))})
     (out / "summary.json").write_text(json.dumps(rows, indent=2))
     (out / "table.txt").write_text(format_table(rows) + "\n")
     from ganaug.study.html import write_report

@@ -324,7 +324,9 @@ class Study:
                   "train_images": len(data.train_dataset),
                   "synthetic_images": int(data.train_dataset.synthetic.sum()),
                   "test_error": metrics["test_error"], "test_samples": metrics["test_samples"],
+                  "balanced_error": metrics["test_balanced_error"],
                   "class_errors": [metrics[f"test_error_class{k}"] for k in range(real.num_classes)],
+                  "class_train_counts": real.train_dataset.class_counts().tolist(),
                   "faithfulness_mean": verdict.get("mean"),
                   "faithfulness_worst": verdict.get("worst"),
                   "seconds": round(time.perf_counter() - started, 1)}
