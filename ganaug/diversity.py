@@ -118,6 +118,8 @@ def draw_class_bank(
     """``n`` images of class ``label`` drawn with ``control``; float [-1, 1] on the CPU."""
     if control.needs_referee and referee is None:
         raise ValueError("this diversity control filters with a classifier: pass referee=")
+    if n == 0:  # a class that needs nothing (the largest one when balancing); one image gives the shape
+        return sample(1, label, generator).cpu()[:0]
     pool_size = n * control.pool_factor
     kept: list[Tensor] = []
     rejected, rejected_scores = torch.zeros(0), torch.zeros(0)

@@ -182,3 +182,18 @@ def test_balanced_studies_have_no_minority_columns():
     rows = summarize(records)
     assert "minority_error_mean" not in rows[0]
     assert "minority" not in format_table(rows)
+
+
+def test_a_bank_may_hold_no_image_of_a_class():
+    from ganaug.data import generate_bank
+    from ganaug.diversity import DiversityControl
+    from ganaug.modules import ConditionalGAN
+
+    model = ConditionalGAN(num_classes=10, channels=1, image_size=28, latent_dim=8, g_width=4,
+                           d_width=4, grid_size=10)
+    counts = [0, 2, 0, 1, 0, 0, 0, 0, 0, 3]
+    for control in (DiversityControl(), DiversityControl(filter_misclassified=True)):
+        referee = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))
+        bank = generate_bank(model, counts, control=control, referee=referee, progress=False)
+        assert bank.class_counts().tolist() == counts
+        assert bank.images.shape == (6, 1, 28, 28)

@@ -31,7 +31,7 @@ class Variant:
 
 
 RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "distill_on",
-                  "synthetic_share")
+                  "synthetic_share", "class_weights")
 """What a :class:`Recipe` may set: ``ClassifierModule`` options, and the blend's
 ``synthetic_share``."""
 
@@ -65,7 +65,8 @@ class Recipe:
     @property
     def needs_control(self) -> bool:
         """Whether the recipe also changes training on real images (then it needs a control)."""
-        return self.needs_teacher and self.options.get("distill_on", "all") == "all"
+        return (self.needs_teacher and self.options.get("distill_on", "all") == "all") \
+            or self.options.get("class_weights") is not None  # a class-weighted loss (issue 15)
 
 
 @dataclass
@@ -75,7 +76,9 @@ class StudyConfig:
     # real data: the subset every arm shares
     dataset: str = "mnist5k"
     root: str = "data"
-    n_per_class: int = 50  # real training images per class
+    n_per_class: int = 50  # real training images per class (of the largest class when imbalanced)
+    imbalance_factor: float | None = None  # a long tail from n_per_class (class 0) down to
+    # n_per_class / imbalance_factor (last class); None = balanced
     test_per_class: int | None = None  # None = the official test split, or the rest of the pool
     image_size: int | None = None
     channels: int | None = None
@@ -188,8 +191,9 @@ class StudyConfig:
                 raise ValueError(f"recipe {recipe.name!r} sets {sorted(unknown_options)}; a recipe "
                                  f"sets ClassifierModule options among {list(RECIPE_OPTIONS)}")
         for mode in self.modes:
-            if mode not in ("replace", "augment"):
-                raise ValueError(f"modes must be 'replace' or 'augment', got {mode!r}")
+            if mode not in ("replace", "augment", "balance"):
+                raise ValueError(f"modes must be 'replace', 'augment' or 'balance' (which ignores "
+                                 f"the ratio), got {mode!r}")
         for ratio in self.ratios:
             if not (math.isfinite(ratio) and ratio > 0):
                 raise ValueError(f"ratios must be finite and > 0 (ratio 0 is the real arm), got {ratio}")

@@ -34,6 +34,8 @@ from ganaug.data import (
     ImageDataModule,
     PairedImageDataModule,
     SyntheticBlendDataModule,
+    balance_counts,
+    blend_counts,
     generate_bank,
     load_bank,
     save_bank,
@@ -99,7 +101,8 @@ class Study:
     def real_data(self, datamodule_class: type[ImageDataModule] = ImageDataModule) -> ImageDataModule:
         c = self.config
         return datamodule_class(c.dataset, c.root, image_size=c.image_size, channels=c.channels,
-                                n_per_class=c.n_per_class, val_per_class=c.judge_per_class,
+                                n_per_class=c.n_per_class, imbalance_factor=c.imbalance_factor,
+                                val_per_class=c.judge_per_class,
                                 test_per_class=c.test_per_class, batch_size=c.batch_size,
                                 seed=c.data_seed)
 
@@ -297,13 +300,12 @@ class Study:
         if run.synthetic:
             real.setup()
             variant = next(v for v in c.variants if v.name == run.variant)
-            largest = max(max(c.ratios), 1.0 if c.cas else 0.0)
-            needed = torch.floor(real.train_dataset.class_counts().double() * largest + 0.5)
-            bank = self.bank(variant, run.seed, needed.long().tolist())
+            bank = self.bank(variant, run.seed, bank_counts(c, real.train_dataset.class_counts()))
             verdict = self.faithfulness(variant, run.seed, bank)
             blend_options = recipe.blend_options() if recipe else {}
-            data = SyntheticBlendDataModule(real, bank, mode=run.mode, ratio=run.ratio,
-                                            seed=run.seed, **blend_options)
+            balance = run.mode == "balance"  # tops every class up to the largest; no ratio
+            data = SyntheticBlendDataModule(real, bank, mode=run.mode, seed=run.seed,
+                                            ratio=0.0 if balance else run.ratio, **blend_options)
         else:
             data = SyntheticBlendDataModule(real, None, seed=run.seed)
         classic = c.classic_augment if run.arm in ("classic", "gan+classic") else "none"
@@ -370,6 +372,18 @@ def _read_record(path: Path) -> dict[str, Any] | None:
     warnings.warn(f"the run record {path} is corrupt (not a JSON object); moved to {aside.name} "
                   f"and the run is trained again", stacklevel=3)
     return None
+
+
+def bank_counts(config: StudyConfig, real_counts: torch.Tensor) -> list[int]:
+    """Synthetic images per class that every blend of the study can draw from: the largest ratio's
+    ``floor(r * N_c + 0.5)`` (1 when the synthetic-only arm runs), and the re-balancing counts
+    when a mode is ``balance``."""
+    ratio_modes = [mode for mode in config.modes if mode != "balance"]
+    largest = max([*(config.ratios if ratio_modes else []), 1.0 if config.cas else 0.0])
+    needed = blend_counts(real_counts, largest, "augment")
+    if "balance" in config.modes:
+        needed = torch.maximum(needed, balance_counts(real_counts))
+    return needed.tolist()
 
 
 def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
