@@ -247,7 +247,7 @@ def study_main(argv: list[str]) -> None:
     parser.add_argument("--out", default="runs/study", help="study folder; rerun to resume")
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--ratios", type=float, nargs="+")
-    parser.add_argument("--modes", nargs="+", choices=("replace", "augment"))
+    parser.add_argument("--modes", nargs="+", choices=("replace", "augment", "balance"))
     parser.add_argument("--classifiers", nargs="+")
     parser.add_argument("--n-per-class", type=int)
     parser.add_argument("--max-steps", type=int, help="classifier steps per run")

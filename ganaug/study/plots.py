@@ -24,12 +24,13 @@ def _pyplot():
 
 def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """One PNG per (classifier, mode): mean test error ± std over seeds against the ratio, for
-    each GAN arm and variant, with the real and classic arms as horizontal bands."""
+    each GAN arm and variant, with the real and classic arms as horizontal bands (none for the
+    ``balance`` mode, which has no ratio)."""
     plt = _pyplot()
     written = []
     for classifier in sorted({r["classifier"] for r in rows}):
         mine = [r for r in rows if r["classifier"] == classifier]
-        for mode in sorted({r["mode"] for r in mine if r["mode"]}):
+        for mode in sorted({r["mode"] for r in mine if r["mode"] and r["mode"] != "balance"}):
             figure, axes = plt.subplots(figsize=(6.4, 4.2))
             for arm in ("real", "classic"):
                 for row in (r for r in mine if r["arm"] == arm and not r.get("recipe")):
