@@ -136,6 +136,7 @@ class StudyConfig:
         return cls(
             ratios=[1.0], max_steps=1000,
             variants=[Variant("filtered", control=dict(filter_misclassified=True))],
+            gan_arms=["gan+classic"],
             gan_options=dict(latent_dim=64, g_width=32, d_width=32, ema_decay=0.995, ema_start=200,
                              class_loss_weight=1.0),
             gan_max_steps=4000,
