@@ -55,7 +55,7 @@ def main() -> None:
         **{k: v for k, v in base.to_dict().items() if k not in ("variants", "recipes")},
         "gan_options": options, "gan_max_steps": 2 * args.iterations,
         "gan_selection": {"every_n_iterations": args.every, "start_iteration": args.every,
-                          "n_per_class": args.n_per_class, "criterion": "worst"}})
+                          "n_per_class": args.n_per_class, "criterion": "mean"}})
     study = Study(config, args.out, progress=False)
     judge = json.loads((Path(args.out) / "judge.json").read_text()) if study.judge() else {}
     print(f"judge: {judge.get('trained_on')}, test accuracy {judge.get('test_accuracy', 0):.4f}")

@@ -141,7 +141,7 @@ class StudyConfig:
                              class_loss_weight=1.0),
             gan_max_steps=4000,
             gan_selection=dict(every_n_iterations=250, start_iteration=500, n_per_class=50,
-                               criterion="worst"))
+                               criterion="mean"))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
