@@ -37,8 +37,9 @@ class SelectGenerator(L.Callback):
     """Evaluate the EMA generator's faithfulness during training; restore the best at the end.
 
     ``history`` holds ``(iteration, mean, worst)`` of every evaluation, ``best_iteration`` the
-    chosen one; ``monitor_history`` the monitor's ``(iteration, mean, worst)``. Under DDP every process evaluates the same samples (the selector and the EMA
-    generator are identical on all ranks), so every rank restores the same snapshot.
+    chosen one; ``monitor_history`` the monitor's ``(iteration, mean, worst)``. Under DDP every
+    process evaluates the same samples (the selector and the EMA generator are identical on
+    all ranks), so every rank restores the same snapshot.
     """
 
     def __init__(
