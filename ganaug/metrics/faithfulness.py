@@ -27,6 +27,7 @@ __all__ = [
     "ClassFaithfulness",
     "FaithfulnessResult",
     "bank_faithfulness",
+    "draw_per_class",
     "generator_faithfulness",
 ]
 
@@ -135,6 +136,23 @@ def generator_faithfulness(
     **sample_options: Any,  # truncation, temperature, ... for model.sample
 ) -> FaithfulnessResult:
     """Faithfulness of fresh samples: ``n_per_class`` images of every class from ``model``."""
+    images, labels = draw_per_class(model, n_per_class, seed=seed, batch_size=batch_size,
+                                    **sample_options)
+    return bank_faithfulness(images, labels, judge, num_classes=model.num_classes,
+                             batch_size=batch_size)
+
+
+@torch.no_grad()
+def draw_per_class(
+    model: _ConditionalSampler,
+    n_per_class: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 250,
+    **sample_options: Any,
+) -> tuple[Tensor, Tensor]:
+    """``n_per_class`` fresh images of every class from ``model`` and their labels, class-major;
+    the same ``seed`` gives the same images, so several judges can share one draw."""
     num_classes = getattr(model, "num_classes", 0)
     if num_classes < 2:
         raise ValueError("faithfulness needs a class-conditional model with num_classes >= 2")
@@ -147,4 +165,4 @@ def generator_faithfulness(
         model.sample(len(chunk), chunk, generator, batch_size=batch_size, **sample_options)
         for chunk in labels.split(batch_size)
     ])
-    return bank_faithfulness(images, labels, judge, num_classes=num_classes, batch_size=batch_size)
+    return images, labels

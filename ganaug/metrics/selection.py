@@ -26,7 +26,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from ganaug.metrics.faithfulness import FaithfulnessResult, generator_faithfulness
+from ganaug.metrics.faithfulness import FaithfulnessResult, bank_faithfulness, draw_per_class
 
 __all__ = ["SelectGenerator"]
 
@@ -94,9 +94,11 @@ class SelectGenerator(L.Callback):
 
     def evaluate(self, pl_module: L.LightningModule) -> FaithfulnessResult:
         """Measure the EMA generator now and remember it when it is the best so far."""
-        selector = self.selector.to(pl_module.device)
-        result = generator_faithfulness(pl_module, selector, n_per_class=self.n_per_class,
-                                        seed=self.seed)
+        # one draw, judged by the selector and (when there is one) the monitor
+        images, labels = draw_per_class(pl_module, self.n_per_class, seed=self.seed)
+        k = pl_module.num_classes
+        result = bank_faithfulness(images, labels, self.selector.to(pl_module.device),
+                                   num_classes=k)
         iteration = pl_module.iteration
         self.history.append((iteration, result.mean, result.worst))
         score = self.score(result)
@@ -106,8 +108,8 @@ class SelectGenerator(L.Callback):
         values = {"selection/faithfulness_mean": result.mean,
                   "selection/faithfulness_worst": result.worst}
         if self.monitor is not None:
-            monitored = generator_faithfulness(pl_module, self.monitor.to(pl_module.device),
-                                               n_per_class=self.n_per_class, seed=self.seed)
+            monitored = bank_faithfulness(images, labels, self.monitor.to(pl_module.device),
+                                          num_classes=k)
             self.monitor_history.append((iteration, monitored.mean, monitored.worst))
             values.update({"monitor/faithfulness_mean": monitored.mean,
                            "monitor/faithfulness_worst": monitored.worst})
