@@ -14,6 +14,8 @@ References:
     Arjovsky et al. 2017, "Wasserstein GAN"; Gulrajani et al. 2017, "Improved Training of
     Wasserstein GANs" (gradient penalty).
     Mescheder et al. 2018, "Which Training Methods for GANs do actually Converge?" (R1).
+    Odena et al. 2017, "Conditional Image Synthesis with Auxiliary Classifier GANs" (AC-GAN).
+    Hou et al. 2022, "Conditional GANs with Auxiliary Discriminative Classifier" (ADC-GAN).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ __all__ = [
     "get_loss",
     "gradient_penalty",
     "r1_penalty",
+    "mode_seeking_penalty",
+    "CLASS_LOSSES",
+    "class_loss_discriminator",
+    "class_loss_generator",
 ]
 
 
@@ -159,3 +165,51 @@ def mode_seeking_penalty(fake_1: Tensor, fake_2: Tensor, z_1: Tensor, z_2: Tenso
     noise to the same image."""
     ratio = (fake_1 - fake_2).abs().mean() / (z_1 - z_2).abs().mean()
     return 1.0 / (ratio + eps)
+
+
+CLASS_LOSSES = ("ac", "adc")
+"""The auxiliary classification terms of a conditional GAN's discriminator (``class_loss``)."""
+
+
+def _check_class_loss(kind: str) -> None:
+    if kind not in CLASS_LOSSES:
+        raise ValueError(f"class_loss must be one of {CLASS_LOSSES}, got {kind!r}")
+
+
+def class_loss_discriminator(kind: str, real_class_logits: Tensor, labels: Tensor,
+                             fake_class_logits: Tensor, fake_labels: Tensor) -> Tensor:
+    """The auxiliary classifier's loss in a discriminator step.
+
+    - ``"ac"`` (AC-GAN, Odena et al. 2017, https://arxiv.org/abs/1610.09585, with the classifier
+      fitted to real images only): cross-entropy of the real images' classes over K logits; the
+      fakes are not used.
+    - ``"adc"`` (ADC-GAN, Hou et al. 2022, https://arxiv.org/abs/2107.10060): 2K logits, a real
+      image of class k is labelled k and a fake one of class k is labelled K + k; the sum of the
+      two halves' cross-entropies. The classifier thereby learns what tells a fake of class k from
+      a real one, which the generator then removes (see :func:`class_loss_generator`).
+    """
+    _check_class_loss(kind)
+    real = F.cross_entropy(_at_least_fp32(real_class_logits), labels)
+    if kind == "ac":
+        return real
+    k = real_class_logits.shape[1] // 2
+    return real + F.cross_entropy(_at_least_fp32(fake_class_logits), fake_labels + k)
+
+
+def class_loss_generator(kind: str, fake_class_logits: Tensor, fake_labels: Tensor) -> Tensor:
+    """The generator's classification loss for its fakes of classes ``fake_labels``.
+
+    - ``"ac"``: cross-entropy of the classes asked for (K logits): images the classifier of real
+      images assigns to their class. Known to favour easily classified, less diverse images.
+    - ``"adc"``: ``CE(real class k) - CE(fake class k)`` over 2K logits, that is
+      ``log p(fake k | x) - log p(real k | x)``: images of class k that the classifier cannot tell
+      from real images of class k. Hou et al. show that its optimum is the data's class-conditional
+      distribution rather than its easily classified part.
+    """
+    _check_class_loss(kind)
+    logits = _at_least_fp32(fake_class_logits)
+    as_real = F.cross_entropy(logits, fake_labels)
+    if kind == "ac":
+        return as_real
+    k = logits.shape[1] // 2
+    return as_real - F.cross_entropy(logits, fake_labels + k)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganaug.losses import LOSSES, get_loss, gradient_penalty, r1_penalty
+from ganaug.losses import (
+    LOSSES,
+    class_loss_discriminator,
+    class_loss_generator,
+    get_loss,
+    gradient_penalty,
+    r1_penalty,
+)
 
 REAL = [2.0, -1.0, 0.5, 3.0]
 FAKE = [-2.0, 0.0, 1.5]
@@ -113,3 +120,45 @@ def test_r1_needs_requires_grad():
     x = torch.randn(2, 1, 2, 2)
     with pytest.raises(ValueError, match="requires_grad"):
         r1_penalty(x.sum((1, 2, 3)), x)
+
+
+def _cross_entropy_by_hand(logits: np.ndarray, targets: np.ndarray) -> float:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(targets)), targets].mean())
+
+
+def test_class_losses_with_uniform_logits_are_log_class_counts():
+    """Equal logits make every class probability 1/M: AC's terms are log K, ADC's D term is
+    2 log 2K and its G term log 2K - log 2K = 0."""
+    k = 5
+    labels = torch.tensor([0, 3, 4])
+    ac = torch.zeros(3, k)
+    adc = torch.zeros(3, 2 * k)
+    assert class_loss_discriminator("ac", ac, labels, ac, labels).item() == pytest.approx(math.log(k))
+    assert class_loss_generator("ac", ac, labels).item() == pytest.approx(math.log(k))
+    assert class_loss_discriminator("adc", adc, labels, adc, labels).item() == pytest.approx(
+        2 * math.log(2 * k))
+    assert class_loss_generator("adc", adc, labels).item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_class_losses_match_numpy():
+    """AC ignores the fakes in D; ADC labels a fake of class c as K + c, and G's term is
+    CE(c) - CE(K + c) on the fakes' logits."""
+    rng = np.random.default_rng(3)
+    k = 4
+    real_logits, fake_logits = rng.normal(size=(6, 2 * k)), rng.normal(size=(6, 2 * k))
+    labels, fake_labels = np.array([0, 1, 2, 3, 1, 0]), np.array([3, 3, 2, 0, 1, 2])
+    t = lambda a: torch.tensor(a)  # noqa: E731
+    d = class_loss_discriminator("adc", t(real_logits), t(labels), t(fake_logits), t(fake_labels))
+    expected = (_cross_entropy_by_hand(real_logits, labels)
+                + _cross_entropy_by_hand(fake_logits, fake_labels + k))
+    assert d.item() == pytest.approx(expected, rel=1e-9)
+    g = class_loss_generator("adc", t(fake_logits), t(fake_labels))
+    assert g.item() == pytest.approx(_cross_entropy_by_hand(fake_logits, fake_labels)
+                                     - _cross_entropy_by_hand(fake_logits, fake_labels + k), rel=1e-9)
+    ac_real, ac_fake = real_logits[:, :k], fake_logits[:, :k]
+    d_ac = class_loss_discriminator("ac", t(ac_real), t(labels), t(ac_fake), t(fake_labels))
+    assert d_ac.item() == pytest.approx(_cross_entropy_by_hand(ac_real, labels), rel=1e-9)
+    with pytest.raises(ValueError, match="class_loss must be one of"):
+        class_loss_generator("tac", t(fake_logits), t(fake_labels))

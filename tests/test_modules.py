@@ -284,9 +284,40 @@ def test_class_loss_is_cross_entropy_of_the_auxiliary_head():
         GAN(class_loss_weight=1.0, **TINY)
 
 
+def test_adc_class_loss_uses_real_and_fake_classes_of_the_auxiliary_head():
+    """ADC-GAN: the head has 2K outputs; D's class term labels the reals k and the fakes K + k,
+    G's is CE(k) - CE(K + k) on its fakes."""
+    model = ConditionalGAN(num_classes=3, class_loss_weight=0.5, class_loss="adc",
+                           augment_policy="", **TINY)
+    model.eval()
+    assert model.discriminator.classifier.out_features == 6
+    real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.tensor([0, 1, 2, 2, 1, 0])
+    model._seed_step_rng()
+    d_losses = model.discriminator_losses(real, labels)
+    model._seed_step_rng()
+    with torch.no_grad():
+        fake = model.generator(model.draw_noise(6), labels)
+    _, class_logits = model.discriminator(torch.cat([real, fake]), torch.cat([labels, labels]),
+                                          with_class_logits=True)
+    ce = torch.nn.functional.cross_entropy
+    expected = ce(class_logits[:6], labels) + ce(class_logits[6:], labels + 3)
+    torch.testing.assert_close(d_losses["class"], expected)
+    torch.testing.assert_close(d_losses["loss"], d_losses["adversarial"] + 0.5 * expected)
+
+    model._seed_step_rng()
+    g_losses = model.generator_losses(real, labels)
+    model._seed_step_rng()
+    fake = model.generator(model.draw_noise(6), labels)
+    _, fake_logits = model.discriminator(fake, labels, with_class_logits=True)
+    torch.testing.assert_close(g_losses["class"], ce(fake_logits, labels) - ce(fake_logits, labels + 3))
+    with pytest.raises(ValueError, match="class_loss must be one of"):
+        ConditionalGAN(num_classes=3, class_loss_weight=1.0, class_loss="tac", **TINY)
+
+
 @pytest.mark.parametrize("options", [dict(g_conditioning="cbn"), dict(class_loss_weight=1.0),
                                      dict(g_conditioning="cbn", class_loss_weight=1.0,
-                                          mode_seeking_weight=1.0)])
+                                          mode_seeking_weight=1.0),
+                                     dict(class_loss_weight=1.0, class_loss="adc")])
 def test_conditioning_variants_train(trainer_factory, options):
     model = ConditionalGAN(num_classes=2, **{**TINY, **options})
     trainer_factory(max_epochs=1).fit(model, loader(random_images()))

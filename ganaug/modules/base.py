@@ -27,14 +27,21 @@ from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
 from ganaug.images import check_batch, image_grid, write_png
-from ganaug.losses import get_loss, gradient_penalty, mode_seeking_penalty, r1_penalty
+from ganaug.losses import (
+    CLASS_LOSSES,
+    class_loss_discriminator,
+    class_loss_generator,
+    get_loss,
+    gradient_penalty,
+    mode_seeking_penalty,
+    r1_penalty,
+)
 from ganaug.modules.checkpoint import (
     CheckpointMismatchError,
     check_checkpoint_class,
@@ -117,7 +124,8 @@ class GANModule(L.LightningModule):
         gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
         r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
         mode_seeking_weight: float = 0.0,  # MSGAN diversity term weight (Mao et al. 2019); 0 = off
-        class_loss_weight: float = 0.0,  # AC-GAN classification term weight (see below); 0 = off
+        class_loss_weight: float = 0.0,  # auxiliary classification term weight (see below); 0 = off
+        class_loss: str = "ac",  # that term: "ac" (AC-GAN) or "adc" (ADC-GAN), see ganaug.losses
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
         seed: int = 0,  # seeds the networks' initialisation, noise, augmentation and grid noise
@@ -175,6 +183,8 @@ class GANModule(L.LightningModule):
                      "sample_every_n_epochs", "check_finite_every_n_steps"):
             if options[name] < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        if options["class_loss"] not in CLASS_LOSSES:
+            raise ValueError(f"class_loss must be one of {CLASS_LOSSES}, got {options['class_loss']!r}")
         if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
             raise ValueError("class_loss_weight > 0 trains an auxiliary classifier of the classes: "
                              f"it needs num_classes >= 2, got {options['num_classes']}")
@@ -288,8 +298,9 @@ class GANModule(L.LightningModule):
         real_logits, fake_logits = logits.split(n)
 
         losses = {"adversarial": self.adversarial_loss.discriminator(real_logits, fake_logits)}
-        if class_logits is not None:  # the classifier learns from real images only
-            losses["class"] = F.cross_entropy(class_logits[:n], labels)
+        if class_logits is not None:
+            losses["class"] = class_loss_discriminator(hp.class_loss, class_logits[:n], labels,
+                                                       class_logits[n:], fake_labels)
         if hp.gp_weight > 0:
             critic = lambda x: self.discriminate(x, labels)  # noqa: E731
             losses["gradient_penalty"] = gradient_penalty(critic, real, fake, generator=self._rng)
@@ -320,10 +331,13 @@ class GANModule(L.LightningModule):
         (Mao et al. 2019, https://arxiv.org/abs/1903.05628), which penalises a generator that maps
         different noise to the same image.
 
-        With ``class_loss_weight > 0`` the discriminator carries an auxiliary classifier trained
-        on real images, and G also minimises its cross-entropy on the fakes' classes (AC-GAN,
-        Odena et al. 2017, https://arxiv.org/abs/1610.09585, with the classifier fitted to real
-        images only): a direct push towards images of the class asked for.
+        With ``class_loss_weight > 0`` the discriminator carries an auxiliary classifier, and G
+        also minimises its verdict on the fakes' classes: with ``class_loss="ac"`` (AC-GAN,
+        Odena et al. 2017, https://arxiv.org/abs/1610.09585, the classifier fitted to real images
+        only) the cross-entropy of the classes asked for, a direct push towards images of that
+        class; with ``"adc"`` (ADC-GAN, Hou et al. 2022, https://arxiv.org/abs/2107.10060) the
+        classifier also learns each class's fakes, and G makes images it cannot tell from real
+        images of their class (:func:`ganaug.losses.class_loss_generator`).
         """
         n = real.shape[0]
         labels = self.draw_fake_labels(labels)
@@ -339,7 +353,7 @@ class GANModule(L.LightningModule):
             losses["mode_seeking"] = mode_seeking_penalty(*fake.split(n), *z.split(n))
             losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
         if class_logits is not None:
-            losses["class"] = F.cross_entropy(class_logits, labels)
+            losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             losses["loss"] = losses["loss"] + self.hparams.class_loss_weight * losses["class"]
         return losses
 

@@ -4,7 +4,8 @@ The generator takes the label with the noise (a learned class embedding concaten
 through class-conditional batch norm in every layer; the discriminator sees it through a
 projection head (Miyato & Koyama 2018, the default) or as one-hot input planes (Mirza &
 Osindero 2014), and with ``class_loss_weight > 0`` also classifies real images with an auxiliary
-head whose verdict on the fakes the generator minimises (AC-GAN).
+head whose verdict on the fakes the generator minimises (AC-GAN; ``class_loss="adc"`` for
+ADC-GAN's real-and-fake classes).
 """
 
 from __future__ import annotations
@@ -52,4 +53,5 @@ class ConditionalGAN(GANModule):
         return DCGANDiscriminator(num_classes=hp.num_classes, channels=hp.channels,
                                   image_size=hp.image_size, width=hp.d_width,
                                   conditioning=hp.conditioning,
-                                  auxiliary_classifier=hp.class_loss_weight > 0)
+                                  auxiliary_classifier=hp.class_loss_weight > 0,
+                                  auxiliary_classes=hp.num_classes * (2 if hp.class_loss == "adc" else 1))

@@ -131,7 +131,8 @@ class DCGANDiscriminator(nn.Module):
     ``conditioning="projection"`` (default) adds a class-projection term to the logit;
     ``"onehot"`` appends one constant one-hot plane per class to the input image instead.
     With ``auxiliary_classifier=True`` a second linear head on the same pooled features predicts
-    the class (AC-GAN, Odena et al. 2017, https://arxiv.org/abs/1610.09585);
+    the class (AC-GAN, Odena et al. 2017, https://arxiv.org/abs/1610.09585), over
+    ``auxiliary_classes`` outputs (2K for ADC-GAN's real and fake classes);
     ``forward(x, y, with_class_logits=True)`` then returns ``(logits (N,), class_logits (N, K))``.
     """
 
@@ -144,6 +145,8 @@ class DCGANDiscriminator(nn.Module):
         width: int = 32,  # channels of the first feature map; later maps are multiples of it
         conditioning: Conditioning = "projection",
         auxiliary_classifier: bool = False,  # also predict the class from the features (AC-GAN)
+        auxiliary_classes: int | None = None,  # outputs of that classifier; None = num_classes,
+        # 2 * num_classes for ADC-GAN's real / fake classes
     ) -> None:
         super().__init__()
         _, multipliers = _check_resolution(image_size)
@@ -165,7 +168,10 @@ class DCGANDiscriminator(nn.Module):
         self.head = ProjectionHead(widths[-1], 0 if onehot else num_classes)
         if auxiliary_classifier and num_classes < 2:
             raise ValueError(f"an auxiliary classifier needs num_classes >= 2, got {num_classes}")
-        self.classifier = sn_linear(widths[-1], num_classes) if auxiliary_classifier else None
+        outputs = num_classes if auxiliary_classes is None else auxiliary_classes
+        if auxiliary_classifier and outputs < 2:
+            raise ValueError(f"an auxiliary classifier needs at least 2 outputs, got {outputs}")
+        self.classifier = sn_linear(widths[-1], outputs) if auxiliary_classifier else None
         init_dcgan_weights(self)
 
     def forward(self, x: Tensor, y: Tensor | None = None, *,
