@@ -20,7 +20,7 @@ from ganaug.data import (
     save_bank,
 )
 from ganaug.data.blend import ShardedEpochSeededSampler
-from ganaug.modules import ConditionalGAN
+from ganaug.modules import ConditionalGAN, load_gan
 from tests_helpers import run_ddp_script
 
 NUM_CLASSES = 10
@@ -313,30 +313,26 @@ def tiny_checkpoint(tmp_path: Path, trainer_factory, **shape) -> Path:
     return path
 
 
-def test_checkpoint_sources_are_drawn_once_and_cached(tmp_path, trainer_factory):
+def test_a_loaded_checkpoint_is_a_sampler_of_the_blend(tmp_path, trainer_factory):
     checkpoint = tiny_checkpoint(tmp_path, trainer_factory)
-    real = lambda: ImageDataModule("digits", image_size=28, n_per_class=6, test_per_class=2,  # noqa: E731
-                                   batch_size=6)
-    first = SyntheticBlendDataModule(real(), str(checkpoint), ratio=0.5, cache_dir=str(tmp_path / "c"))
-    first.setup()
-    cached = list((tmp_path / "c").glob("bank-*.pt"))
-    assert len(cached) == 1
-    assert torch.bincount(first.train_dataset.labels[first.train_dataset.synthetic]).tolist() == [3] * 10
-
-    # prove the second setup reads the cache, not the checkpoint: put a marked bank there
-    save_bank(marked_bank(per_class=3, shape=(1, 28, 28)), cached[0])
-    second = SyntheticBlendDataModule(real(), str(checkpoint), ratio=0.5, cache_dir=str(tmp_path / "c"))
-    second.setup()
-    train = second.train_dataset
-    assert torch.equal(is_marked(train.images), train.synthetic)
+    real = ImageDataModule("digits", image_size=28, n_per_class=6, test_per_class=2, batch_size=6)
+    blend = SyntheticBlendDataModule(real, load_gan(checkpoint), ratio=0.5)
+    blend.setup()
+    train = blend.train_dataset
+    assert torch.bincount(train.labels[train.synthetic]).tolist() == [3] * NUM_CLASSES
 
 
-def test_a_checkpoint_of_another_shape_is_refused(tmp_path, trainer_factory):
+def test_a_sampler_of_another_shape_or_class_count_is_refused(tmp_path, trainer_factory):
     checkpoint = tiny_checkpoint(tmp_path, trainer_factory, channels=1, image_size=28)
     real = ImageDataModule("digits", image_size=32, n_per_class=6, test_per_class=2, batch_size=6)
-    blend = SyntheticBlendDataModule(real, str(checkpoint), ratio=0.5)
-    with pytest.raises(ValueError, match=r"shape \(1, 28, 28\).*shape \(1, 32, 32\)"):
+    blend = SyntheticBlendDataModule(real, load_gan(checkpoint), ratio=0.5)
+    with pytest.raises(ValueError, match=r"synthetic images are \(1, 28, 28\) but real images "
+                                         r"are \(1, 32, 32\)"):
         blend.setup()
+    three = ConditionalGAN(num_classes=3, channels=1, image_size=28, **TINY_GAN)
+    real = ImageDataModule("digits", image_size=28, n_per_class=6, test_per_class=2, batch_size=6)
+    with pytest.raises(ValueError, match="makes 3 classes, the real data has 10"):
+        SyntheticBlendDataModule(real, three, ratio=0.5).setup()
 
 
 def test_generate_bank_is_class_balanced_uint8_and_seeded():

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from conftest import make_trainer
 from ganaug.cli import main
-from ganaug.data import LabelledImages, SyntheticBlendDataModule
+from ganaug.data import LabelledImages
 from ganaug.data.bank import load_bank
 from ganaug.modules import (
     DAGAN,
@@ -27,7 +27,6 @@ from ganaug.modules import (
 )
 from ganaug.modules import checkpoint as checkpoint_module
 from ganaug.serialization import UnreadableFileError
-from test_blend import real_data
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4, image_size=28, grid_size=4)
 FAMILIES = {
@@ -102,10 +101,6 @@ def test_a_malicious_file_runs_through_no_entry_point(malicious, tmp_path):
     calls = {
         "load_gan": lambda: load_gan(ckpt),
         "load_bank": lambda: load_bank(bank),
-        "blend from a bank": lambda: SyntheticBlendDataModule(real_data(), str(bank),
-                                                              ratio=0.5).setup("fit"),
-        "blend from a checkpoint": lambda: SyntheticBlendDataModule(real_data(), str(ckpt),
-                                                                    ratio=0.5).setup("fit"),
         "generate": lambda: main(["generate", str(ckpt), str(tmp_path / "out.pt")]),
         "evaluate": lambda: main(["evaluate", str(ckpt), "--dataset", "digits"]),
         **{f"{cls.__name__}.load_from_checkpoint": (lambda cls=cls: cls.load_from_checkpoint(ckpt))

@@ -8,12 +8,8 @@ import pytest
 import torch
 from scipy.stats import binomtest
 
-from ganaug.data.pairs import (
-    ClassPairSampler,
-    PairedImageDataModule,
-    class_pair_batches,
-    pair_within_batch,
-)
+from ganaug.data.pairs import ClassPairSampler, PairedImageDataModule, class_pair_batches
+from ganaug.modules.pairing import pair_within_batch
 
 # 7 classes with 2..8 items (odd counts included), in a scrambled order
 LABELS = torch.from_numpy(np.random.default_rng(0).permutation(

@@ -129,12 +129,15 @@ def test_float_banks_are_range_checked(tmp_path):
         assert load_bank(tmp_path / "ok.pt").images.dtype == torch.uint8
 
 
-def test_the_blend_refuses_a_bank_of_pixels_stored_as_floats(tmp_path):
+def test_the_blend_refuses_paths_and_says_how_to_load_them(tmp_path):
     labels = torch.arange(10).repeat_interleave(20)
-    torch.save({"images": torch.full((200, 1, 8, 8), 128.0), "labels": labels}, tmp_path / "b.pt")
-    blend = SyntheticBlendDataModule(real_data(), str(tmp_path / "b.pt"), ratio=0.5)
-    with pytest.raises(ValueError, match=r"must lie in \[-1, 1\]"):
-        blend.setup("fit")
+    torch.save({"images": torch.zeros(200, 1, 8, 8), "labels": labels}, tmp_path / "b.pt")
+    for path in (str(tmp_path / "b.pt"), tmp_path / "gan.ckpt"):
+        with pytest.raises(ValueError, match=r"not a path .*load_bank\(path\) for a bank file or "
+                                             r"ganaug.load_gan\(path\) for a GAN checkpoint"):
+            SyntheticBlendDataModule(real_data(), path, ratio=0.5)
+    with pytest.raises(ValueError, match="cannot use Linear as a synthetic source"):
+        SyntheticBlendDataModule(real_data(), torch.nn.Linear(2, 2), ratio=0.5)
 
 
 def test_labelled_images_hint_follows_the_convention():

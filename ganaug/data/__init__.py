@@ -47,7 +47,6 @@ from ganaug.data.pairs import (  # noqa: E402
     ClassPairSampler,
     PairedImageDataModule,
     class_pair_batches,
-    pair_within_batch,
 )
 
-__all__ += ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches", "pair_within_batch"]
+__all__ += ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"]

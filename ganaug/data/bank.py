@@ -8,10 +8,8 @@ float images in [-1, 1], which :func:`load_bank` also reads.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -22,13 +20,15 @@ from ganaug.diversity import DiversityControl, draw_class_bank
 from ganaug.images import check_images, to_uint8
 from ganaug.serialization import load_file
 
-__all__ = ["ClassConditionalSampler", "bank_key", "generate_bank", "load_bank", "save_bank"]
+__all__ = ["ClassConditionalSampler", "generate_bank", "load_bank", "save_bank"]
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
+@runtime_checkable
 class ClassConditionalSampler(Protocol):
-    """What a bank can be drawn from: a conditional GAN module, or anything sampling like one."""
+    """What a bank can be drawn from: a conditional GAN module, or anything sampling like one
+    (``n`` images of the classes ``labels``, as floats in [-1, 1])."""
 
     num_classes: int
 
@@ -69,18 +69,6 @@ def save_bank(bank: LabelledImages, path: str | Path, meta: dict[str, Any] | Non
     torch.save({"images": bank.images, "labels": bank.labels, "meta": record}, partial)
     partial.replace(path)
     return path
-
-
-def bank_key(source: str | Path, n_per_class: int, seed: int, control: DiversityControl,
-             extra: dict[str, Any] | None = None) -> str:
-    """A short hash naming a cached bank: the checkpoint's bytes, the count, seed and control."""
-    digest = hashlib.sha256()
-    with open(source, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    settings = dict(n_per_class=n_per_class, seed=seed, control=control.as_dict(), **(extra or {}))
-    digest.update(json.dumps(settings, sort_keys=True).encode())
-    return digest.hexdigest()[:16]
 
 
 @torch.no_grad()

@@ -12,7 +12,9 @@ Three modes, per class ``c`` with ``N_c`` real training images. The first two ta
   https://arxiv.org/abs/1803.09655).
 
 Synthetic images come from a bank drawn once, or, with ``resample_every_epoch``, are drawn afresh
-from the generator at every epoch (seeded by ``(seed, epoch)``, so a resumed fit draws the same).
+from a class-conditional sampler at every epoch (seeded by ``(seed, epoch)``, so a resumed fit
+draws the same). The datamodule never reads a file of its own: whoever holds a bank file or a GAN
+checkpoint loads it (``load_bank(path)``, ``ganaug.load_gan(path)``) and passes the result.
 
 Which real images leave and which synthetic images enter are drawn from ``seed``. Validation and
 test loaders are the real datamodule's, untouched. Each training item is ``(image, label,
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import PurePath
 from typing import Literal
 
 import lightning as L
@@ -38,7 +40,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from ganaug.data.bank import bank_key, generate_bank, load_bank, save_bank
+from ganaug.data.bank import ClassConditionalSampler, generate_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, training_views
 from ganaug.data.resumable import ResumableDataLoader
 from ganaug.data.datasets import LabelledImages
@@ -109,6 +111,22 @@ def balance_counts(class_counts: Tensor, target: int | Sequence[int] | None = No
         raise ValueError("; ".join(above) + "; balance never removes real images: raise the "
                          f"target to at least {int(counts.max())} (or leave it None)")
     return targets - counts
+
+
+def _check_source(synthetic: object) -> None:
+    """Refuse anything but a bank, a class-conditional sampler or None, saying how to convert."""
+    if synthetic is None or isinstance(synthetic, LabelledImages):
+        return
+    if isinstance(synthetic, (str, PurePath)):
+        raise ValueError(
+            f"the blend takes a bank or a sampler, not a path ({synthetic}): load it first, "
+            "with ganaug.data.load_bank(path) for a bank file or ganaug.load_gan(path) for a "
+            "GAN checkpoint")
+    if not isinstance(synthetic, ClassConditionalSampler):
+        raise ValueError(
+            f"cannot use {type(synthetic).__name__} as a synthetic source: pass a bank "
+            "(LabelledImages) or a class-conditional sampler (num_classes and "
+            "sample(n, labels, generator, ...), e.g. a ConditionalGAN or dagan.with_source(data))")
 
 
 class BlendedImages(LabelledImages):
@@ -208,16 +226,16 @@ class SyntheticShareSampler(DistributedSampler):
 class SyntheticBlendDataModule(L.LightningDataModule):
     """A real :class:`ImageDataModule` whose training split is blended with synthetic images.
 
-    ``synthetic`` is a bank file (``.pt``), a GAN checkpoint (``.ckpt``, drawn into a bank and
-    cached in ``cache_dir`` under a key of the checkpoint's bytes, the counts, seed and
-    diversity control), a trained conditional GAN module, a DAGAN (its samples of a class start
-    from that class's real training images), or a ``LabelledImages`` bank.
+    ``synthetic`` is a bank (``LabelledImages``, e.g. from :func:`~ganaug.data.bank.load_bank`)
+    or a class-conditional sampler (:class:`~ganaug.data.bank.ClassConditionalSampler`: a trained
+    conditional GAN module, or a DAGAN bound to real images with ``dagan.with_source(...)``),
+    from which a bank is drawn under ``diversity``. Paths are refused: load the file first.
     """
 
     def __init__(
         self,
         real: ImageDataModule,
-        synthetic: str | Path | LabelledImages | nn.Module | None = None,
+        synthetic: LabelledImages | ClassConditionalSampler | None = None,
         *,
         mode: Mode = "augment",  # "replace" real images, "augment" or "balance" the real set
         ratio: float = 0.0,  # r: replace r*N_c or add r*N_c synthetic images per class
@@ -226,13 +244,13 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         seed: int = 0,  # which real images leave, which synthetic ones enter, the order
         diversity: DiversityControl | None = None,  # how a bank is drawn from a generator
         referee: nn.Module | None = None,  # real-data classifier for the diversity filters
-        cache_dir: str | None = None,  # where banks drawn from checkpoints are kept
-        resample_every_epoch: bool = False,  # fresh synthetic images every epoch (generators only)
+        resample_every_epoch: bool = False,  # fresh synthetic images every epoch (samplers only)
         batch_size: int | None = None,  # None = the real datamodule's
         synthetic_share: float | None = None,  # fraction of every training batch that is
         # synthetic (an epoch = one pass over the real images); None = batches drawn from the blend
     ) -> None:
         super().__init__()
+        _check_source(synthetic)
         self._validate_mode(mode, ratio, target, synthetic)
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
@@ -243,10 +261,9 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 raise ValueError("synthetic_share mixes real and synthetic images in every batch: "
                                  "it needs both (augment mode with ratio > 0, replace with "
                                  "0 < ratio < 1, or balance)")
-        if resample_every_epoch and (isinstance(synthetic, LabelledImages) or (
-                isinstance(synthetic, (str, Path)) and Path(synthetic).suffix == ".pt")):
-            raise ValueError("resample_every_epoch draws from a generator: pass a GAN module or "
-                             "checkpoint, not a saved bank")
+        if resample_every_epoch and isinstance(synthetic, LabelledImages):
+            raise ValueError("resample_every_epoch draws from a generator: pass a class-conditional "
+                             "sampler (a GAN module), not a bank")
         self.real = real
         self.synthetic = synthetic
         self.mode = mode
@@ -255,10 +272,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.seed = seed
         self.diversity = diversity or DiversityControl()
         self.referee = referee
-        self.cache_dir = Path(cache_dir) if cache_dir else None
         self.resample_every_epoch = resample_every_epoch
         self._real_kept: LabelledImages | None = None
-        self._loaded: object | None = None
         self._drawn_epoch = 0
         self.batch_size = batch_size or real.batch_size
         self.synthetic_share = synthetic_share
@@ -281,16 +296,16 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 raise ValueError(f"target is the per-class count of mode='balance'; mode={mode!r} "
                                  "takes a ratio")
             if ratio > 0 and synthetic is None:
-                raise ValueError(f"ratio={ratio} needs a synthetic source (a bank, a checkpoint "
-                                 "or a model)")
+                raise ValueError(f"ratio={ratio} needs a synthetic source (a bank or a "
+                                 "class-conditional sampler)")
             return
         _check_target(target)
         if ratio:
             raise ValueError(f"mode='balance' adds images up to a target, not a ratio: leave ratio "
                              f"at 0, got {ratio}")
         if synthetic is None:
-            raise ValueError("mode='balance' needs a synthetic source (a bank, a checkpoint or "
-                             "a model)")
+            raise ValueError("mode='balance' needs a synthetic source (a bank or a "
+                             "class-conditional sampler)")
 
     @property
     def num_classes(self) -> int:
@@ -353,73 +368,23 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self._drawn_epoch = epoch
 
     def _draw(self, counts: Tensor, seed: int) -> LabelledImages:
-        """``counts`` synthetic images per class from the generator, under the diversity control."""
-        return generate_bank(self._generator(), counts.tolist(), control=self.diversity,
+        """``counts`` synthetic images per class from the sampler, under the diversity control."""
+        sampler = self.synthetic
+        if sampler.num_classes and sampler.num_classes != self.num_classes:
+            raise ValueError(f"the synthetic source makes {sampler.num_classes} classes, the real "
+                             f"data has {self.num_classes}; train the GAN on this datamodule's data")
+        return generate_bank(sampler, counts.tolist(), control=self.diversity,
                              referee=self.referee, seed=seed, progress=False)
 
-    def _generator(self) -> object:
-        """The source as a class-conditional sampler (a checkpoint is loaded once)."""
-        if self._loaded is None:
-            source = self.synthetic
-            if isinstance(source, (str, Path)):
-                from ganaug.modules.loading import load_gan  # data never imports modules at load
-
-                source = load_gan(source)
-                self._check_model(source)
-            self._loaded = self._conditional(source)
-        return self._loaded
-
     def _choose_synthetic(self, counts: Tensor, rng: torch.Generator) -> LabelledImages:
-        bank = self._bank(counts)
+        source = self.synthetic
+        bank = source if isinstance(source, LabelledImages) else self._draw(counts, self.seed)
         self._check_bank(bank, counts)
         picked = []
         for label, k in enumerate(counts.tolist()):
             members = torch.nonzero(bank.labels == label).flatten()
             picked.append(members[torch.randperm(len(members), generator=rng)[:k]])
         return bank.subset(torch.cat(picked))
-
-    def _bank(self, counts: Tensor) -> LabelledImages:
-        source = self.synthetic
-        if isinstance(source, LabelledImages):
-            return source
-        if isinstance(source, (str, Path)) and Path(source).suffix == ".pt":
-            return load_bank(source)
-        if isinstance(source, (str, Path)):
-            return self._bank_from_checkpoint(Path(source), counts)
-        if isinstance(source, nn.Module) or hasattr(source, "sample"):
-            return self._draw(counts, self.seed)
-        raise ValueError(f"cannot use {type(source).__name__} as a synthetic source; pass a bank "
-                         "(.pt), a checkpoint (.ckpt), a GAN module or LabelledImages")
-
-    def _bank_from_checkpoint(self, checkpoint: Path, counts: Tensor) -> LabelledImages:
-        cached = None
-        if self.cache_dir is not None:
-            key = bank_key(checkpoint, int(counts.max()), self.seed, self.diversity,
-                           extra={"referee": self.referee is not None, "counts": counts.tolist()})
-            cached = self.cache_dir / f"bank-{key}.pt"
-            if cached.is_file():
-                return load_bank(cached)
-        bank = self._draw(counts, self.seed)
-        if cached is not None:
-            save_bank(bank, cached, meta={"checkpoint": str(checkpoint), "seed": self.seed})
-        return bank
-
-    def _conditional(self, source: object) -> object:
-        """An image-conditioned model (DAGAN) draws each class from the real images of that class."""
-        if hasattr(source, "with_source"):
-            return source.with_source(self.real.train_dataset)
-        return source
-
-    def _check_model(self, model: nn.Module) -> None:
-        hp = getattr(model, "hparams", {})
-        shape = (hp.get("channels"), hp.get("image_size"), hp.get("image_size"))
-        classes_match = hp.get("num_classes") == self.num_classes or hasattr(model, "with_source")
-        if shape != tuple(self.image_shape) or not classes_match:
-            raise ValueError(
-                f"the synthetic source makes {hp.get('num_classes')} classes of shape {shape}, "
-                f"the real data has {self.num_classes} classes of shape {self.image_shape}; "
-                "train the GAN on this datamodule's data (same image_size and channels)"
-            )
 
     def _check_bank(self, bank: LabelledImages, counts: Tensor) -> None:
         if bank.image_shape != tuple(self.image_shape):

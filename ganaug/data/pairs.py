@@ -1,17 +1,17 @@
-"""Same-class pairs for image-conditioned GANs such as DAGAN.
+"""Batches of same-class pairs for image-conditioned GANs such as DAGAN.
 
 DAGAN (Antoniou, Storkey & Edwards 2017, https://arxiv.org/abs/1711.04340) shows its
 discriminator pairs ``(x, x')`` of two different real images of one class. ganaug draws the
-pairs inside each training batch, which needs batches holding at least two images of every class
-they contain. Three parts do that:
+pairs inside each training batch (``ganaug.modules.pairing.pair_within_batch``, part of the
+method), which needs batches holding at least two images of every class they contain. The data
+side of that is here:
 
 - :class:`ClassPairSampler` orders the training set so that every batch is made of same-class
   pairs; it is a ``DistributedSampler`` that shards whole batches across processes itself, so
   Lightning leaves it in place under DDP, and its order is a pure function of ``(seed, epoch)``
   (a resumed fit sees the batches of an uninterrupted one);
 - :class:`PairedImageDataModule` is ``ImageDataModule`` with that sampler on its training loader,
-  and optionally only some classes in training (the rest stay unseen, for few-shot evaluation);
-- :func:`pair_within_batch` draws, for every image of a batch, a partner of its class.
+  and optionally only some classes in training (the rest stay unseen, for few-shot evaluation).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from ganaug.data.datamodule import ImageDataModule, training_views
 
-__all__ = ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches", "pair_within_batch"]
+__all__ = ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"]
 
 
 def class_pair_batches(
@@ -126,42 +126,6 @@ class ClassPairSampler(DistributedSampler):
                                      epoch=self.epoch, num_views=self.num_views)
         mine = batches[self.rank :: self.num_replicas][: self.batches_per_replica]
         return iter(mine.reshape(-1).tolist())
-
-
-def pair_within_batch(
-    labels: Tensor,  # (N,) int64 class of every image in the batch
-    generator: torch.Generator | None = None,  # RNG of the draw; None = global
-    *,
-    allow_self: bool = False,  # an image alone in its class is its own partner; False = error
-) -> Tensor:
-    """For every image, the index of a partner drawn uniformly from the *other* images of its
-    class in the batch: (N,) int64 on ``labels``' device.
-    """
-    if labels.ndim != 1 or labels.is_floating_point():
-        raise ValueError(f"labels must be a 1-d integer tensor, got {labels.dtype} "
-                         f"{tuple(labels.shape)}")
-    n = labels.shape[0]
-    order = torch.argsort(labels, stable=True)
-    _, counts = torch.unique_consecutive(labels[order], return_counts=True)
-    size = torch.repeat_interleave(counts, counts)  # group size of each sorted position
-    start = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-    position = torch.arange(n, device=labels.device) - start
-    if not allow_self and bool((size == 1).any()):
-        alone = labels[order][size == 1].unique().tolist()
-        raise ValueError(
-            f"class(es) {alone[:10]} occur once in this batch and have no partner; draw batches "
-            "with ClassPairSampler (PairedImageDataModule does), or allow self-pairs"
-        )
-
-    # draw one of the size - 1 other positions, skipping the image's own
-    device = generator.device if generator is not None else labels.device
-    u = torch.rand(n, generator=generator, device=device, dtype=torch.float64).to(labels.device)
-    others = (size - 1).clamp(min=1)
-    r = torch.minimum((u * others).long(), others - 1)
-    chosen = torch.where(size == 1, position, r + (r >= position).long())
-    partner = torch.empty_like(order)
-    partner[order] = order[start + chosen]
-    return partner
 
 
 class PairedImageDataModule(ImageDataModule):

@@ -15,11 +15,14 @@ from typing import Any
 
 from torch import nn
 
+from ganaug.classify import ClassifierModule
+from ganaug.data import ImageDataModule
 from ganaug.metrics.callback import generated_batches
 from ganaug.metrics.evaluator import EvaluationResult, GenerativeEvaluator
 from ganaug.metrics.extractors import build_extractor
 from ganaug.metrics.faithfulness import generator_faithfulness
 from ganaug.metrics.reference import load_or_compute_reference
+from ganaug.modules.loading import load_gan
 
 __all__ = ["evaluate_checkpoint", "write_json"]
 
@@ -59,9 +62,6 @@ def evaluate_checkpoint(
     images per class (``faithfulness_mean``, ``faithfulness_worst``, ``faithfulness/class_k``);
     ``metrics=()`` measures it alone.
     """
-    from ganaug.data import ImageDataModule
-    from ganaug.modules.loading import load_gan
-
     model = load_gan(checkpoint, map_location=device, model_class=model_class).eval()
     hp = model.hparams
     data = ImageDataModule(dataset, root, image_size=hp.image_size, channels=hp.channels,
@@ -103,8 +103,6 @@ def _load_judge(judge: str | Path | nn.Module, device: str) -> nn.Module:
     """A judge module, or the network of a ``ClassifierModule`` checkpoint."""
     if isinstance(judge, nn.Module):
         return judge.to(device).eval()
-    from ganaug.classify import ClassifierModule
-
     path = Path(judge)
     if not path.is_file():
         raise FileNotFoundError(f"no judge checkpoint at {path}")

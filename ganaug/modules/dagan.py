@@ -8,7 +8,7 @@ trained DAGAN augments any class from its images alone, including classes it nev
 
 What a step sees:
 
-- pairs are drawn inside each batch (:func:`ganaug.data.pairs.pair_within_batch`): every image
+- pairs are drawn inside each batch (:func:`ganaug.modules.pairing.pair_within_batch`): every image
   gets a partner of its class, never itself unless ``self_pairs=True``. Batches need two images
   of every class they hold: train with :class:`ganaug.data.pairs.PairedImageDataModule`;
 - the published objective is the default: Wasserstein loss with a gradient penalty of weight 10
@@ -42,11 +42,11 @@ from torch.utils.data import Dataset
 
 from ganaug.augment import AugmentParameters
 from ganaug.data.datasets import LabelledImages
-from ganaug.data.pairs import pair_within_batch
 from ganaug.images import check_images, image_grid
 from ganaug.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaug.modules.base import GANModule, latent_noise
 from ganaug.modules.checkpoint import register_gan
+from ganaug.modules.pairing import pair_within_batch
 from ganaug.networks.dagan import DAGANDiscriminator, DAGANGenerator
 
 __all__ = ["DAGAN", "DAGANSource"]

@@ -45,6 +45,7 @@ from ganaug.data.datasets import LabelledImages
 from ganaug.images import write_png
 from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
+from ganaug.modules import load_gan
 from ganaug.seeding import step_seed
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
@@ -116,8 +117,6 @@ class Study:
 
     def gan(self, variant: Variant) -> Any:
         """The trained GAN of ``variant`` (trained here once, or loaded from the study folder)."""
-        from ganaug.modules import load_gan
-
         c = self.config
         options = {**c.gan_options, **variant.gan_options}
         key = json.dumps(options, sort_keys=True)
