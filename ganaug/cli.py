@@ -28,7 +28,16 @@ from lightning.pytorch.cli import LightningCLI
 from ganaug.data import ImageDataModule
 from ganaug.modules import GANModule
 from ganaug.modules.loading import load_gan
-from ganaug.study import StudyConfig, copy_config, format_table, run_study
+from ganaug.study import (
+    RayExecutor,
+    SequentialExecutor,
+    StudyConfig,
+    StudyFailed,
+    copy_config,
+    format_table,
+    run_study,
+)
+from ganaug.study.executors import Executor, quiet_lightning
 
 __all__ = ["GANCLI", "main", "generate", "load_gan"]
 
@@ -222,19 +231,6 @@ def _evaluate_main(argv: list[str]) -> None:
         print(f"wrote {write_json(result, a.json)}")
 
 
-def _quiet_lightning() -> None:
-    """Keep the command's output to its progress bar and table: a study makes dozens of
-    Trainers, and each would print its hardware summary and tips."""
-    import logging
-
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
-    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the EMA G
-    warnings.filterwarnings("ignore", message=r".*validation_step. but have no .val_dataloader.*")
-
-
 def study_main(argv: list[str]) -> None:
     """``ganaug study [--config FILE] [--out DIR] [overrides]``."""
     parser = argparse.ArgumentParser(
@@ -255,19 +251,45 @@ def study_main(argv: list[str]) -> None:
     parser.add_argument("--gan-checkpoint", help="use this trained GAN instead of training one")
     parser.add_argument("--root", help="dataset folder")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ...")
+    parser.add_argument("--executor", choices=("sequential", "ray"), default="sequential",
+                        help="sequential: one run after the other in this process (default); "
+                             "ray: every run a task on a Ray cluster (pip install 'ganaug[ray]')")
+    parser.add_argument("--ray-address", help="the Ray cluster to use (default: RAY_ADDRESS, or a "
+                                              "local cluster on this machine)")
+    parser.add_argument("--cpus-per-run", type=float, help="CPUs a Ray task reserves (and its "
+                                                           "torch threads)")
+    parser.add_argument("--gpus-per-run", type=float, help="GPUs a Ray run reserves; 0.25 = four "
+                                                           "runs per GPU")
     args = parser.parse_args(argv)
-    _quiet_lightning()
+    quiet_lightning()
 
     config = StudyConfig.from_yaml(args.config) if args.config else StudyConfig.quick()
     overrides = {name: getattr(args, name) for name in (
         "seeds", "ratios", "modes", "classifiers", "n_per_class", "max_steps", "gan_max_steps",
-        "gan_checkpoint", "root", "accelerator") if getattr(args, name) is not None}
+        "gan_checkpoint", "root", "accelerator", "cpus_per_run", "gpus_per_run")
+        if getattr(args, name) is not None}
     config = copy_config(config, **overrides)
     started = time.perf_counter()
-    rows = run_study(config, args.out)
+    try:
+        rows = run_study(config, args.out, executor=_executor(args.executor, args.ray_address))
+    except StudyFailed as failed:
+        print(f"ganaug: error: {failed}", file=sys.stderr)
+        raise SystemExit(1) from None
     print(format_table(rows))
     print(f"\nstudy folder: {args.out} (results.csv, summary.json, table.txt, *.png); "
           f"{time.perf_counter() - started:.0f} s")
+
+
+def _executor(name: str, address: str | None) -> Executor:
+    """The executor the command line names (``--executor``, ``--ray-address``)."""
+    if name == "sequential":
+        if address is not None:
+            raise ValueError("--ray-address needs --executor ray")
+        return SequentialExecutor()
+    try:
+        return RayExecutor(address)
+    except ImportError as error:
+        raise ValueError(str(error)) from error
 
 
 COMMANDS = {"fit": fit, "generate": _generate_main, "evaluate": _evaluate_main, "study": study_main}

@@ -224,6 +224,9 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
     (dict(seeds=[]), "at least one seed"),
     (dict(curve_points=-1), "curve_points must be >= 0"),
     (dict(curve_test_per_class=0), "curve_test_per_class must be >= 1"),
+    (dict(cpus_per_run=0), "cpus_per_run must be > 0"),
+    (dict(gpus_per_run=1.5), r"gpus_per_run must be a fraction of one GPU \(0, 0.25, 0.5, 1\)"),
+    (dict(gpus_per_gan=-1), "gpus_per_gan must be a fraction"),
 ])
 def test_bad_study_configs_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):

@@ -23,7 +23,8 @@ def test_setting_differences_names_each_changed_setting_by_its_path():
     config = StudyConfig.from_dict(TINY)
     recorded = json.loads(json.dumps(config.to_dict()))
     assert setting_differences(recorded, config) == {}
-    assert set(RESULT_NEUTRAL_SETTINGS) == {"accelerator", "root"}
+    assert set(RESULT_NEUTRAL_SETTINGS) == {"accelerator", "root", "cpus_per_run", "gpus_per_run",
+                                            "gpus_per_gan"}
     changed = copy_config(config, n_per_class=5, accelerator="gpu", root="elsewhere",
                           gan_options={**config.gan_options, "latent_dim": 16})
     assert setting_differences(recorded, changed) == {

@@ -21,16 +21,23 @@ Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``
 (paired differences with 95 % confidence intervals), each run's learning curve
 (``curves/<run_id>.csv``), PNG plots (error vs ratio, per-class error, learning curves, sample
 grids) and ``report.html``, all of it on one page.
+
+The work runs in this process one run after the other (:class:`SequentialExecutor`, the
+default), or as tasks on a Ray cluster (:class:`RayExecutor`, ``pip install 'ganaug[ray]'``);
+both write the same files, so either resumes a study the other started.
 """
 
 from __future__ import annotations
 
 from ganaug.study.config import Recipe, StudyConfig, Variant, copy_config
 from ganaug.study.curves import LearningCurve
+from ganaug.study.executors import Executor, SequentialExecutor, StudyFailed
 from ganaug.study.plan import ARMS, REAL_ARMS, Run, plan_runs
+from ganaug.study.ray_executor import RayExecutor
 from ganaug.study.report import format_table, paired_interval, summarize, write_results
 from ganaug.study.runner import Study, run_study
 
-__all__ = ["ARMS", "REAL_ARMS", "LearningCurve", "Recipe", "Run", "Study", "StudyConfig", "Variant",
-           "copy_config", "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
+__all__ = ["ARMS", "REAL_ARMS", "Executor", "LearningCurve", "RayExecutor", "Recipe", "Run",
+           "SequentialExecutor", "Study", "StudyConfig", "StudyFailed", "Variant", "copy_config",
+           "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
            "write_results"]

@@ -128,6 +128,10 @@ class StudyConfig:
 
     # running
     accelerator: str = "auto"
+    cpus_per_run: float = 1.0  # CPUs a task reserves under the ray executor, and its torch threads
+    gpus_per_run: float = 0.0  # GPUs a classifier run reserves under the ray executor; a fraction
+    # (0.25) lets several runs share one GPU
+    gpus_per_gan: float | None = None  # GPUs a GAN training reserves; None = gpus_per_run
 
     @classmethod
     def quick(cls) -> StudyConfig:
@@ -208,6 +212,15 @@ class StudyConfig:
             raise ValueError(f"variant names must be unique, got {names}")
         for variant in self.variants:
             variant.diversity()  # validates the control
+        if not (math.isfinite(self.cpus_per_run) and self.cpus_per_run > 0):
+            raise ValueError(f"cpus_per_run must be > 0, got {self.cpus_per_run}")
+        for name in ("gpus_per_run", "gpus_per_gan"):
+            gpus = getattr(self, name)
+            if gpus is None and name == "gpus_per_gan":
+                continue
+            if not (math.isfinite(gpus) and gpus >= 0 and (gpus <= 1 or gpus == int(gpus))):
+                raise ValueError(f"{name} must be a fraction of one GPU (0, 0.25, 0.5, 1) or a "
+                                 f"whole number of GPUs, got {gpus}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -219,10 +232,11 @@ class StudyConfig:
         return {**self.classifier_options, **overrides}, max_steps
 
 
-RESULT_NEUTRAL_SETTINGS = ("accelerator", "root")
-"""Settings a study folder may be resumed with changed: where the dataset lies and which device
-runs. Every other setting shapes some run's result (a classifier step count, the GAN, the grid,
-even the learning curves' test subset), so a folder holds runs of one value of each."""
+RESULT_NEUTRAL_SETTINGS = ("accelerator", "root", "cpus_per_run", "gpus_per_run", "gpus_per_gan")
+"""Settings a study folder may be resumed with changed: where the dataset lies, which device runs
+and what each task reserves on a Ray cluster. Every other setting shapes some run's result (a
+classifier step count, the GAN, the grid, even the learning curves' test subset), so a folder
+holds runs of one value of each."""
 
 
 def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[str, tuple[Any, Any]]:

@@ -21,7 +21,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightning as L
 from lightning.pytorch.loggers import Logger
@@ -51,6 +51,9 @@ from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
 from ganaug.study.plan import Run, plan_runs
 from ganaug.study.report import summarize, write_results
+
+if TYPE_CHECKING:
+    from ganaug.study.executors import Executor
 
 __all__ = ["Study", "run_study"]
 
@@ -386,11 +389,15 @@ def bank_counts(config: StudyConfig, real_counts: torch.Tensor) -> list[int]:
 
 
 def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
-              loggers: Sequence[Logger] = ()) -> list[dict[str, Any]]:
+              loggers: Sequence[Logger] = (),
+              executor: Executor | None = None) -> list[dict[str, Any]]:
     """Run (or resume) the study in ``out``; returns the summary rows and writes every output.
-    ``loggers`` (any Lightning loggers) get each run's learning curve as it trains."""
+    ``loggers`` (any Lightning loggers) get each run's learning curve as it trains. ``executor``
+    does the work: None = this process, one run after the other
+    (:class:`~ganaug.study.executors.SequentialExecutor`); a
+    :class:`~ganaug.study.ray_executor.RayExecutor` spreads it over a Ray cluster."""
     study = Study(config, out, progress=progress, loggers=loggers)
-    records = study.run_all()
+    records = study.run_all() if executor is None else executor.execute(study)
     rows = summarize(records)
     write_results(records, rows, study.out)
     return rows
