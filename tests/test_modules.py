@@ -1,5 +1,8 @@
 """GANModule, GAN and ConditionalGAN: steps, augmentation, EMA, sampling, checkpoints, errors."""
 
+import copy
+import pickle
+
 import pytest
 import torch
 from torch import nn
@@ -323,3 +326,53 @@ def test_conditioning_variants_train(trainer_factory, options):
     trainer_factory(max_epochs=1).fit(model, loader(random_images()))
     assert model.iteration == 4
     assert torch.isfinite(model.trainer.callback_metrics["loss_d"])
+
+
+def test_condition_fade_ramps_the_label_in_linearly():
+    """Transitional conditioning: strength 0 until start, linear, 1 from end; at 0 neither
+    network depends on the label and G's class term has no weight."""
+    model = ConditionalGAN(num_classes=3, condition_fade=(10, 30), class_loss_weight=1.0,
+                           augment_policy="", **TINY)
+    assert [model.condition_strength(i) for i in (0, 10, 15, 20, 30, 50)] == [0, 0, 0.25, 0.5, 1, 1]
+    assert model.generator.condition_scale == model.discriminator.condition_scale == 0.0
+    model.eval()
+    z, images = torch.randn(4, TINY["latent_dim"]), torch.rand(4, 1, 28, 28) * 2 - 1
+    a, b = torch.tensor([0, 1, 2, 0]), torch.tensor([2, 0, 1, 1])
+    torch.testing.assert_close(model.generator(z, a), model.generator(z, b), rtol=0, atol=0)
+    torch.testing.assert_close(model.discriminator(images, a), model.discriminator(images, b),
+                               rtol=0, atol=0)
+    model._seed_step_rng()
+    g_losses = model.generator_losses(images, a)
+    torch.testing.assert_close(g_losses["loss"], g_losses["adversarial"])  # class term weighted 0
+
+    model.iteration = 20
+    model._apply_condition_strength()
+    assert model.generator_ema.condition_scale == 0.5
+    halved = copy.deepcopy(model.generator)  # the embedding at half strength = halved weights
+    halved.condition_scale = 1.0
+    with torch.no_grad():
+        halved.embed.weight.mul_(0.5)
+    torch.testing.assert_close(model.generator(z, a), halved(z, a))
+    assert not torch.equal(model.generator(z, a), model.generator(z, b))
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.iteration == 20 and restored.generator.condition_scale == 0.5
+
+
+def test_condition_fade_rejects_bad_settings():
+    with pytest.raises(ValueError, match="0 <= start < end"):
+        ConditionalGAN(num_classes=3, condition_fade=(30, 10), **TINY)
+    with pytest.raises(ValueError, match="g_conditioning='concat'"):
+        ConditionalGAN(num_classes=3, condition_fade=(0, 10), g_conditioning="cbn", **TINY)
+    with pytest.raises(ValueError, match="needs num_classes"):
+        GAN(condition_fade=(0, 10), **TINY)
+
+
+def test_condition_fade_trains_and_resumes_at_its_strength(trainer_factory, tmp_path):
+    model = ConditionalGAN(num_classes=2, condition_fade=(1, 9), class_loss_weight=1.0, **TINY)
+    trainer = trainer_factory(max_epochs=1)
+    trainer.fit(model, loader(random_images()))
+    assert model.iteration == 4 and model.generator.condition_scale == pytest.approx(3 / 8)
+    path = tmp_path / "faded.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = ConditionalGAN.load_from_checkpoint(path)
+    assert loaded.generator_ema.condition_scale == pytest.approx(3 / 8)

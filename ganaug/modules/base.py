@@ -128,6 +128,8 @@ class GANModule(L.LightningModule):
         class_loss: str = "ac",  # that term: "ac" (AC-GAN) or "adc" (ADC-GAN), see ganaug.losses
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
+        condition_fade: tuple[int, int] | None = None,  # iterations (start, end) over which the
+        # label fades in (transitional conditioning, see condition_strength); None = from the start
         seed: int = 0,  # seeds the networks' initialisation, noise, augmentation and grid noise
         grid_size: int = 64,  # images in the fixed-noise grid; conditional: grid_size // num_classes per class
         sample_every_n_epochs: int = 1,  # write a sample grid every n epochs; 0 = never
@@ -163,6 +165,15 @@ class GANModule(L.LightningModule):
         self.d_steps_done = 0  # D steps taken, over the whole fit (restored on resume)
         self.iteration = 0  # G steps taken = completed iterations (restored on resume)
         self._rng: torch.Generator | None = None
+        if condition_fade is not None:
+            faded = [name for name in ("generator", "discriminator")
+                     if not hasattr(getattr(self, name), "condition_scale")]
+            if faded:
+                raise ValueError(f"condition_fade needs networks whose label contribution can be "
+                                 f"scaled (a condition_scale attribute); this {type(self).__name__}'s "
+                                 f"{' and '.join(faded)} has none. Use ConditionalGAN, or "
+                                 "condition_fade=None")
+        self._apply_condition_strength()
 
     @staticmethod
     def _validate_options(options: dict[str, Any]) -> None:
@@ -183,6 +194,14 @@ class GANModule(L.LightningModule):
                      "sample_every_n_epochs", "check_finite_every_n_steps"):
             if options[name] < 0:
                 raise ValueError(f"{name} must be >= 0, got {options[name]}")
+        fade = options["condition_fade"]
+        if fade is not None:
+            if options["num_classes"] < 1:
+                raise ValueError("condition_fade fades a class condition in: it needs num_classes "
+                                 f">= 1, got {options['num_classes']}")
+            if len(fade) != 2 or not 0 <= fade[0] < fade[1]:
+                raise ValueError("condition_fade must be two iterations (start, end) with "
+                                 f"0 <= start < end, got {fade}")
         if options["class_loss"] not in CLASS_LOSSES:
             raise ValueError(f"class_loss must be one of {CLASS_LOSSES}, got {options['class_loss']!r}")
         if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
@@ -205,6 +224,31 @@ class GANModule(L.LightningModule):
     def conditional(self) -> bool:
         """Whether the model takes class labels."""
         return self.num_classes > 0
+
+    def condition_strength(self, iteration: int | None = None) -> float:
+        """How much of the class condition the networks use at ``iteration`` (default: now).
+
+        With ``condition_fade=(start, end)`` (transitional conditioning, Shahbazi et al. 2022,
+        "Collapse by Conditioning: Training Class-conditional GANs with Limited Data",
+        https://arxiv.org/abs/2201.06578): 0 until ``start``, so that the networks first learn
+        the images of all classes together, rising linearly to 1 at ``end``. It multiplies the
+        generator's label embedding, the discriminator's class term and the generator's
+        auxiliary classification term; the auxiliary classifier itself learns the real classes
+        throughout. Without ``condition_fade``: 1.
+        """
+        fade = self.hparams.condition_fade
+        if fade is None:
+            return 1.0
+        iteration = self.iteration if iteration is None else iteration
+        start, end = fade
+        return min(1.0, max(0.0, (iteration - start) / (end - start)))
+
+    def _apply_condition_strength(self) -> None:
+        if self.hparams.condition_fade is None:
+            return
+        strength = self.condition_strength()
+        for network in (self.generator, self.discriminator, self.generator_ema):
+            network.condition_scale = strength
 
     def train(self, mode: bool = True) -> GANModule:
         """Set train/eval mode; the EMA generator always stays in eval mode (running BN stats)."""
@@ -250,6 +294,7 @@ class GANModule(L.LightningModule):
             g_losses = self.generator_losses(real, labels)
             self._optimize(opt_g, g_losses, "generator")
             self.iteration += 1
+            self._apply_condition_strength()
             decay = self.hparams.ema_decay if self.iteration > self.hparams.ema_start else 0.0
             update_ema(self.generator_ema, self.generator, decay)
             self._average_ema_buffers()
@@ -354,7 +399,8 @@ class GANModule(L.LightningModule):
             losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
-            losses["loss"] = losses["loss"] + self.hparams.class_loss_weight * losses["class"]
+            class_weight = self.hparams.class_loss_weight * self.condition_strength()
+            losses["loss"] = losses["loss"] + class_weight * losses["class"]
         return losses
 
     # sampling
@@ -544,6 +590,7 @@ class GANModule(L.LightningModule):
             )
         self.d_steps_done = int(state["d_steps_done"])
         self.iteration = int(state["iteration"])
+        self._apply_condition_strength()
 
     # pickling: through the networks' state dicts
 
@@ -575,6 +622,7 @@ class GANModule(L.LightningModule):
         super().__setstate__(state)
         for name, module in self.named_modules():
             module.training = networks["training"].get(name, module.training)
+        self._apply_condition_strength()
 
     # internals
 

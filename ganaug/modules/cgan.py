@@ -37,6 +37,9 @@ class ConditionalGAN(GANModule):
         # class-conditional batch norm in every layer
         **kwargs: Any,  # GANModule options (latent_dim, channels, image_size, loss, ...)
     ) -> None:
+        if kwargs.get("condition_fade") is not None and g_conditioning != "concat":
+            raise ValueError("condition_fade fades the generator's label embedding in: it needs "
+                             f"g_conditioning='concat', got {g_conditioning!r}")
         if num_classes < 1:
             raise ValueError(f"a conditional GAN needs num_classes >= 1, got {num_classes}; "
                              "use GAN for unconditional training")

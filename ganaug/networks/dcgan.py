@@ -84,6 +84,7 @@ class DCGANGenerator(nn.Module):
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.channels, self.image_size = channels, image_size
         self.conditioning = conditioning
+        self.condition_scale = 1.0  # weight of the label embedding; < 1 while it fades in
         widths = [m * width for m in multipliers]
         concat = conditioning == "concat" and num_classes > 0
         embed_dim = embed_dim or latent_dim
@@ -114,7 +115,7 @@ class DCGANGenerator(nn.Module):
         if self.num_classes > 0 and y is None:
             raise ValueError("this generator is class-conditional: pass labels y")
         if self.embed is not None:
-            z = torch.cat([z, self.embed(y)], dim=1)
+            z = torch.cat([z, self.embed(y) * self.condition_scale], dim=1)
         condition = y if self.conditioning == "cbn" else None
         h = self.stem(z)
         for i, norm in enumerate(self.norms):
@@ -134,6 +135,8 @@ class DCGANDiscriminator(nn.Module):
     the class (AC-GAN, Odena et al. 2017, https://arxiv.org/abs/1610.09585), over
     ``auxiliary_classes`` outputs (2K for ADC-GAN's real and fake classes);
     ``forward(x, y, with_class_logits=True)`` then returns ``(logits (N,), class_logits (N, K))``.
+    ``condition_scale`` (an attribute, 1 by default) multiplies the label's contribution to the
+    real / fake logit (the projection term or the one-hot planes).
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class DCGANDiscriminator(nn.Module):
             raise ValueError(f"conditioning must be 'projection' or 'onehot', got {conditioning!r}")
         self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
         self.conditioning = conditioning
+        self.condition_scale = 1.0  # weight of the label's contribution; < 1 while it fades in
         widths = [m * width for m in reversed(multipliers)]
         onehot = conditioning == "onehot" and num_classes > 0
         in_channels = channels + (num_classes if onehot else 0)
@@ -185,9 +189,11 @@ class DCGANDiscriminator(nn.Module):
             raise ValueError("this discriminator is class-conditional: pass labels y")
         if self.conditioning == "onehot" and self.num_classes > 0:
             x = label_channels(x, y, self.num_classes)
+            if self.condition_scale != 1.0:
+                x = torch.cat([x[:, :self.channels], x[:, self.channels:] * self.condition_scale], 1)
             y = None
         features = self.blocks(self.stem(x)).sum(dim=(2, 3))  # (N, C) global sum pooling
-        logits = self.head(features, y)
+        logits = self.head(features, y, scale=self.condition_scale)
         if not with_class_logits:
             return logits
         if self.classifier is None:

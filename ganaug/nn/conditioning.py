@@ -24,12 +24,15 @@ class ProjectionHead(nn.Module):
         self.linear = sn_linear(features, 1)
         self.embed = sn_embedding(num_classes, features) if num_classes > 0 else None
 
-    def forward(self, features: Tensor, labels: Tensor | None = None) -> Tensor:
+    def forward(self, features: Tensor, labels: Tensor | None = None, *,
+                scale: float = 1.0) -> Tensor:
+        """Logits (N,); ``scale`` weighs the class-projection term (0 = unconditional)."""
         logits = self.linear(features).squeeze(1)  # (N,)
         if self.embed is not None:
             if labels is None:
                 raise ValueError("a class-conditional projection head needs labels")
-            logits = logits + (self.embed(labels) * features).sum(dim=1)
+            if scale:
+                logits = logits + scale * (self.embed(labels) * features).sum(dim=1)
         return logits
 
 
