@@ -94,26 +94,21 @@ def generate(
     ``model_class`` loads a checkpoint of a class of your own (see :func:`ganaug.load_gan`).
     """
     from PIL import Image
-    from tqdm.auto import tqdm
 
     from ganaug.images import to_uint8, write_png
 
     model = load_gan(checkpoint, map_location=device, model_class=model_class)
     rng = torch.Generator(device=device).manual_seed(seed)
-    classes = range(model.hparams.num_classes) if model.conditional else [None]
+    images, labels = model.generate(n_per_class, rng, batch_size=batch_size)
     output = Path(output)
-    images, labels = [], []
-    for c in tqdm(classes, desc="generating", unit="class", disable=len(classes) == 1):
-        y = None if c is None else torch.full((n_per_class,), c, dtype=torch.long)
-        images.append(model.sample(n_per_class, y, rng, batch_size=batch_size).cpu())
-        labels.append(y)
 
     if output.suffix == ".pt":
         output.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"images": torch.cat(images),
-                    "labels": torch.cat(labels) if model.conditional else None}, output)
+        torch.save({"images": images, "labels": labels}, output)
     else:
-        for c, batch in zip(classes, images):
+        classes = range(model.num_classes) if labels is not None else [None]
+        for c in classes:
+            batch = images if c is None else images[labels == c]
             folder = output / ("unlabelled" if c is None else f"{c}")
             folder.mkdir(parents=True, exist_ok=True)
             for i, pixels in enumerate(to_uint8(batch).permute(0, 2, 3, 1).numpy()):

@@ -9,7 +9,7 @@ float images in [-1, 1], which :func:`load_bank` also reads.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,22 +18,12 @@ from tqdm.auto import tqdm
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl, draw_class_bank
 from ganaug.images import check_images, to_uint8
+from ganaug.sampling import ClassConditionalSampler
 from ganaug.serialization import load_file
 
 __all__ = ["ClassConditionalSampler", "generate_bank", "load_bank", "save_bank"]
 
 _FLOATS = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-@runtime_checkable
-class ClassConditionalSampler(Protocol):
-    """What a bank can be drawn from: a conditional GAN module, or anything sampling like one
-    (``n`` images of the classes ``labels``, as floats in [-1, 1])."""
-
-    num_classes: int
-
-    def sample(self, n: int, labels: Tensor, generator: torch.Generator | None = None, **kwargs: Any
-               ) -> Tensor: ...
 
 
 def load_bank(path: str | Path) -> LabelledImages:

@@ -36,6 +36,7 @@ from ganaug.metrics.evaluator import METRICS, EvaluationResult, GenerativeEvalua
 from ganaug.metrics.extractors import FeatureExtractor, build_extractor
 from ganaug.metrics.faithfulness import ClassFaithfulness
 from ganaug.metrics.reference import load_or_compute_reference
+from ganaug.sampling import class_balanced_labels
 
 __all__ = ["GenerativeMetrics", "generated_batches"]
 
@@ -58,7 +59,9 @@ def generated_batches(
     """
     count = len(range(rank, n_samples, world_size))
     num_classes = model.num_classes
-    labels = (torch.arange(n_samples) % num_classes)[rank::world_size] if num_classes else None
+    per_class = -(-n_samples // num_classes) if num_classes else 0
+    labels = (class_balanced_labels(num_classes, per_class, interleaved=True)[:n_samples]
+              [rank::world_size] if num_classes else None)
     state = np.random.SeedSequence([seed, rank]).generate_state(1)[0]
     generator = torch.Generator(device=model.device).manual_seed(int(state))
     for start in range(0, count, batch_size):

@@ -16,27 +16,20 @@ nor any selection step saw. Report the judge's accuracy on real test images next
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ganaug.classify.accuracy import GroupAccuracy
+from ganaug.sampling import ClassConditionalSampler, draw_class_balanced
 
 __all__ = [
     "ClassFaithfulness",
     "FaithfulnessResult",
     "bank_faithfulness",
-    "draw_per_class",
     "generator_faithfulness",
 ]
-
-
-class _ConditionalSampler(Protocol):
-    num_classes: int
-
-    def sample(self, n: int, labels: Tensor, generator: torch.Generator | None = None,
-               **kwargs: Any) -> Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -127,7 +120,7 @@ def bank_faithfulness(
 
 @torch.no_grad()
 def generator_faithfulness(
-    model: _ConditionalSampler,  # a conditional GAN module (or anything sampling like one)
+    model: ClassConditionalSampler,  # a conditional GAN module (or anything sampling like one)
     judge: nn.Module,  # classifier of images in [-1, 1] -> logits (N, K)
     *,
     n_per_class: int = 100,  # images drawn per class
@@ -136,33 +129,17 @@ def generator_faithfulness(
     **sample_options: Any,  # truncation, temperature, ... for model.sample
 ) -> FaithfulnessResult:
     """Faithfulness of fresh samples: ``n_per_class`` images of every class from ``model``."""
-    images, labels = draw_per_class(model, n_per_class, seed=seed, batch_size=batch_size,
-                                    **sample_options)
+    require_classes(model)
+    if n_per_class < 1:
+        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
+    generator = torch.Generator(device=getattr(model, "device", "cpu")).manual_seed(seed)
+    images, labels = draw_class_balanced(model, n_per_class, generator, batch_size=batch_size,
+                                         **sample_options)
     return bank_faithfulness(images, labels, judge, num_classes=model.num_classes,
                              batch_size=batch_size)
 
 
-@torch.no_grad()
-def draw_per_class(
-    model: _ConditionalSampler,
-    n_per_class: int,
-    *,
-    seed: int = 0,
-    batch_size: int = 250,
-    **sample_options: Any,
-) -> tuple[Tensor, Tensor]:
-    """``n_per_class`` fresh images of every class from ``model`` and their labels, class-major;
-    the same ``seed`` gives the same images, so several judges can share one draw."""
-    num_classes = getattr(model, "num_classes", 0)
-    if num_classes < 2:
+def require_classes(model: object) -> None:
+    """Refuse a model that has fewer than two classes to be faithful to."""
+    if getattr(model, "num_classes", 0) < 2:
         raise ValueError("faithfulness needs a class-conditional model with num_classes >= 2")
-    if n_per_class < 1:
-        raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
-    device = getattr(model, "device", torch.device("cpu"))
-    generator = torch.Generator(device=device).manual_seed(seed)
-    labels = torch.arange(num_classes).repeat_interleave(n_per_class)
-    images = torch.cat([
-        model.sample(len(chunk), chunk, generator, batch_size=batch_size, **sample_options)
-        for chunk in labels.split(batch_size)
-    ])
-    return images, labels

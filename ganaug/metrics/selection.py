@@ -26,7 +26,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from ganaug.metrics.faithfulness import FaithfulnessResult, bank_faithfulness, draw_per_class
+from ganaug.metrics.faithfulness import FaithfulnessResult, bank_faithfulness, require_classes
+from ganaug.sampling import draw_class_balanced
 
 __all__ = ["SelectGenerator"]
 
@@ -95,7 +96,10 @@ class SelectGenerator(L.Callback):
     def evaluate(self, pl_module: L.LightningModule) -> FaithfulnessResult:
         """Measure the EMA generator now and remember it when it is the best so far."""
         # one draw, judged by the selector and (when there is one) the monitor
-        images, labels = draw_per_class(pl_module, self.n_per_class, seed=self.seed)
+        require_classes(pl_module)
+        generator = torch.Generator(device=pl_module.device).manual_seed(self.seed)
+        images, labels = draw_class_balanced(pl_module, self.n_per_class, generator,
+                                             batch_size=250)
         k = pl_module.num_classes
         result = bank_faithfulness(images, labels, self.selector.to(pl_module.device),
                                    num_classes=k)

@@ -49,6 +49,7 @@ from ganaug.modules.checkpoint import (
     read_checkpoint,
     resolve_checkpoint_class,
 )
+from ganaug.sampling import class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
 
@@ -158,8 +159,8 @@ class GANModule(L.LightningModule):
         per_class = max(1, grid_size // num_classes) if num_classes else grid_size
         n_grid = per_class * num_classes if num_classes else grid_size
         self.register_buffer("fixed_z", torch.randn(n_grid, latent_dim, generator=fixed))
-        labels = torch.arange(num_classes).repeat(per_class) if num_classes else torch.zeros(0)
-        self.register_buffer("fixed_labels", labels.long())
+        labels = class_balanced_labels(num_classes, per_class, interleaved=True)
+        self.register_buffer("fixed_labels", labels)
 
         self.automatic_optimization = False
         self.d_steps_done = 0  # D steps taken, over the whole fit (restored on resume)
@@ -466,8 +467,7 @@ class GANModule(L.LightningModule):
         options = dict(batch_size=batch_size, truncation=truncation, temperature=temperature)
         if not self.conditional:
             return self.sample(n_per_class, None, generator, **options).cpu(), None
-        labels = torch.arange(self.num_classes).repeat_interleave(n_per_class)
-        images = self.sample(len(labels), labels, generator, **options)
+        images, labels = draw_class_balanced(self, n_per_class, generator, **options)
         return images.cpu(), labels
 
     def _sample_labels(self, n: int, labels: Tensor | Sequence[int] | None,

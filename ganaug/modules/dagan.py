@@ -48,6 +48,7 @@ from ganaug.modules.base import GANModule, latent_noise
 from ganaug.modules.checkpoint import register_gan
 from ganaug.modules.pairing import pair_within_batch
 from ganaug.networks.dagan import DAGANDiscriminator, DAGANGenerator
+from ganaug.sampling import draw_class_balanced
 
 __all__ = ["DAGAN", "DAGANSource"]
 
@@ -391,9 +392,9 @@ class DAGANSource(nn.Module):
         if n_per_class < 0:
             raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
         present = torch.nonzero(self.class_counts()).flatten()
-        labels = present.repeat_interleave(n_per_class)
-        images = self.sample(len(labels), labels, generator, batch_size=batch_size,
-                             truncation=truncation, temperature=temperature)
+        images, labels = draw_class_balanced(self, n_per_class, generator, classes=present,
+                                             batch_size=batch_size, truncation=truncation,
+                                             temperature=temperature)
         return images.cpu(), labels
 
 
