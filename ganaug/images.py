@@ -3,7 +3,8 @@
 
 ``to_uint8`` is the one place where model outputs become 8-bit pixels: it clamps instead of
 wrapping around (``(x * 255).byte()`` on values outside [0, 1] wraps silently), so metrics,
-grids and exported images all see the same quantisation.
+grids and exported images all see the same quantisation. ``from_uint8`` is its inverse, the one
+place where 8-bit pixels (stored datasets, banks) become images in [-1, 1].
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch
 from torch import Tensor
 from torchvision.utils import make_grid
 
-__all__ = ["check_batch", "check_images", "image_grid", "save_image_grid", "to_uint8", "write_png"]
+__all__ = ["check_batch", "check_images", "from_uint8", "image_grid", "save_image_grid", "to_uint8",
+           "write_png"]
 
 # A batch in [-1, 1] whose darkest pixel is at least mid-grey is rare; [0, 1] data always is.
 UNIT_RANGE_WARNING = ("{name} are all >= 0: this looks like images in [0, 1], but ganaug expects "
@@ -26,6 +28,12 @@ UNIT_RANGE_WARNING = ("{name} are all >= 0: this looks like images in [0, 1], bu
 def to_uint8(images: Tensor) -> Tensor:
     """Map images in [-1, 1] to uint8 in [0, 255]: ``round(127.5 * x + 127.5)``, clamped."""
     return (images.float() * 127.5 + 128.0).clamp_(0, 255).to(torch.uint8)
+
+
+def from_uint8(pixels: Tensor) -> Tensor:
+    """Map 8-bit pixels (any integer dtype, values in [0, 255]) to float32 images in [-1, 1]:
+    ``p / 127.5 - 1``, so that ``to_uint8(from_uint8(p)) == p`` for every pixel value."""
+    return pixels.float() / 127.5 - 1.0
 
 
 def check_images(

@@ -45,7 +45,7 @@ from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, tr
 from ganaug.data.resumable import ResumableDataLoader
 from ganaug.data.datasets import LabelledImages
 from ganaug.diversity import DiversityControl
-from ganaug.seeding import step_seed
+from ganaug.seeding import epoch_rng, step_seed
 
 __all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModule",
            "SyntheticShareSampler", "balance_counts", "blend_counts"]
@@ -199,7 +199,7 @@ class SyntheticShareSampler(DistributedSampler):
 
     def batches(self) -> list[list[int]]:
         """This process's batches of item indices (views included) for the current epoch."""
-        rng = np.random.default_rng([self.seed, self.epoch, _SHARE_STREAM])
+        rng = epoch_rng(self.seed, self.epoch, _SHARE_STREAM)
         real = rng.permutation(self.num_real)
         laps = math.ceil(self.num_batches * self.synthetic_per_batch / self.num_synthetic)
         synthetic = self.num_real + np.concatenate(

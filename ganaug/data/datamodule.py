@@ -17,13 +17,13 @@ import math
 from collections.abc import Iterator, Sequence
 
 import lightning as L
-import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ganaug.data.datasets import DatasetInfo, LabelledImages, dataset_info, load_dataset
 from ganaug.data.resumable import ResumableDataLoader
+from ganaug.seeding import epoch_rng
 
 __all__ = [
     "EpochSeededRandomSampler",
@@ -152,7 +152,7 @@ class EpochSeededRandomSampler(Sampler[int]):
         return self.num_items
 
     def __iter__(self) -> Iterator[int]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+        rng = epoch_rng(self.seed, self.epoch)
         order = rng.permutation(self.num_items)
         if self.num_views > 1:
             order = order + self.num_items * rng.integers(0, self.num_views, self.num_items)

@@ -23,6 +23,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from ganaug.images import from_uint8
+
 __all__ = [
     "DatasetInfo",
     "DatasetNotFoundError",
@@ -110,7 +112,7 @@ class LabelledImages(torch.utils.data.Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return self.images[index].float() / 127.5 - 1.0, self.labels[index]
+        return from_uint8(self.images[index]), self.labels[index]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

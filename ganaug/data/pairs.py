@@ -25,6 +25,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, DistributedSampler
 
 from ganaug.data.datamodule import ImageDataModule, training_views
+from ganaug.seeding import epoch_rng
 
 __all__ = ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"]
 
@@ -46,7 +47,7 @@ def class_pair_batches(
     """
     labels = torch.as_tensor(labels).long().reshape(-1)
     counts = _check_pairable(labels, batch_size, num_views)
-    rng = np.random.default_rng([seed, epoch])
+    rng = epoch_rng(seed, epoch)
     pairs = []
     for label in np.flatnonzero(counts.numpy()):
         members = rng.permutation(torch.nonzero(labels == label).flatten().numpy())

@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
@@ -37,6 +36,7 @@ from ganaug.metrics.extractors import FeatureExtractor, build_extractor
 from ganaug.metrics.faithfulness import ClassFaithfulness
 from ganaug.metrics.reference import load_or_compute_reference
 from ganaug.sampling import class_balanced_labels
+from ganaug.seeding import rank_seed
 
 __all__ = ["GenerativeMetrics", "generated_batches"]
 
@@ -62,8 +62,7 @@ def generated_batches(
     per_class = -(-n_samples // num_classes) if num_classes else 0
     labels = (class_balanced_labels(num_classes, per_class, interleaved=True)[:n_samples]
               [rank::world_size] if num_classes else None)
-    state = np.random.SeedSequence([seed, rank]).generate_state(1)[0]
-    generator = torch.Generator(device=model.device).manual_seed(int(state))
+    generator = torch.Generator(device=model.device).manual_seed(rank_seed(seed, rank))
     for start in range(0, count, batch_size):
         stop = min(count, start + batch_size)
         batch_labels = labels[start:stop] if labels is not None else None

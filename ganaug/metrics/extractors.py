@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ganaug.images import from_uint8
 from ganaug.metrics.protocol import (
     QUANTISATION,
     RESIZE_TF1X_BILINEAR,
@@ -196,7 +197,7 @@ class TorchScriptExtractor(FeatureExtractor):
         if self.input == "float255":
             pixels = pixels.float()
         elif self.input == "float":
-            pixels = pixels.float() / 127.5 - 1.0
+            pixels = from_uint8(pixels)
         return split_outputs(self.network(pixels, **self.call_kwargs), f"TorchScript {self.name}")
 
 
@@ -226,7 +227,7 @@ class ModuleExtractor(FeatureExtractor):
 
     def extract(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
         pixels = to_extractor_uint8(images, rgb=False)
-        quantised = pixels.float() / 127.5 - 1.0
+        quantised = from_uint8(pixels)
         return split_outputs(self.network(quantised), f"module {self.name}")
 
 

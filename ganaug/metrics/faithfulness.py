@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from ganaug.classify.accuracy import GroupAccuracy
+from ganaug.images import from_uint8
 from ganaug.sampling import ClassConditionalSampler, draw_class_balanced
 
 __all__ = [
@@ -112,7 +113,7 @@ def bank_faithfulness(
     for start in range(0, len(images), batch_size):
         batch = images[start:start + batch_size].to(device)
         if not batch.is_floating_point():
-            batch = batch.float() / 127.5 - 1.0
+            batch = from_uint8(batch)
         metric.update(judge(batch), labels[start:start + batch_size].to(device))
     judge.train(was_training)
     return metric.result()

@@ -42,7 +42,7 @@ from torch.utils.data import Dataset
 
 from ganaug.augment import AugmentParameters
 from ganaug.data.datasets import LabelledImages
-from ganaug.images import check_images, image_grid
+from ganaug.images import check_images, from_uint8, image_grid
 from ganaug.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaug.modules.base import GANModule, latent_noise
 from ganaug.modules.checkpoint import register_gan
@@ -418,7 +418,7 @@ def _required(source: Source | None) -> Source:
 def _labelled_images(source: Source) -> tuple[Tensor, Tensor]:
     """Float images in [-1, 1] (N, C, H, W) and int64 labels (N,), on the CPU."""
     if isinstance(source, LabelledImages):
-        return source.images.float() / 127.5 - 1.0, source.labels.clone()
+        return from_uint8(source.images), source.labels.clone()
     if isinstance(source, tuple) and len(source) == 2:
         images, labels = source
         labels = torch.as_tensor(labels).long().reshape(-1)
@@ -434,5 +434,5 @@ def _labelled_images(source: Source) -> tuple[Tensor, Tensor]:
     if not isinstance(images, Tensor) or len(images) != len(labels):
         raise ValueError("source images must be a tensor with one label per image")
     if images.dtype == torch.uint8:
-        images = images.float() / 127.5 - 1.0
+        images = from_uint8(images)
     return images.detach().cpu(), labels.cpu()
