@@ -11,11 +11,37 @@ The main parts, importable from the top level:
 - ``GenerativeMetrics``: FID / IS / KID / precision / recall during training.
 """
 
-from ganaug.augment import DiffAugment
-from ganaug.classify import ClassifierModule
-from ganaug.data import ImageDataModule, SyntheticBlendDataModule
-from ganaug.metrics import GenerativeMetrics
-from ganaug.modules import DAGAN, GAN, BigGAN, ConditionalGAN, GANModule, load_gan, register_gan
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ganaug._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ganaug.augment import DiffAugment
+    from ganaug.classify import ClassifierModule
+    from ganaug.data import ImageDataModule, SyntheticBlendDataModule
+    from ganaug.metrics import GenerativeMetrics
+    from ganaug.modules import (
+        DAGAN,
+        GAN,
+        BigGAN,
+        ConditionalGAN,
+        GANModule,
+        load_gan,
+        register_gan,
+    )
+
+# public name -> its package; loaded on first use (PEP 562), so that importing a light part of
+# ganaug (the dataset registry, the losses) does not import Lightning and torchvision
+_HOMES = {
+    "DiffAugment": "ganaug.augment",
+    "ClassifierModule": "ganaug.classify",
+    **dict.fromkeys(["ImageDataModule", "SyntheticBlendDataModule"], "ganaug.data"),
+    "GenerativeMetrics": "ganaug.metrics",
+    **dict.fromkeys(["DAGAN", "GAN", "BigGAN", "ConditionalGAN", "GANModule", "load_gan",
+                     "register_gan"], "ganaug.modules"),
+}
 
 __version__ = "0.1.0.dev0"
 __all__ = [
@@ -33,3 +59,6 @@ __all__ = [
     "load_gan",
     "register_gan",
 ]
+
+
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torchvision.utils import make_grid
 
 __all__ = ["check_batch", "check_images", "from_uint8", "image_grid", "save_image_grid", "to_uint8",
            "write_png"]
@@ -126,6 +125,8 @@ def _check_image_layout(images: Tensor, channels: int | None, size: tuple[int, i
 
 def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> Tensor:
     """Tile images in [-1, 1] into one uint8 (C, H, W) grid; ``nrow`` images per row."""
+    from torchvision.utils import make_grid  # here, so that reading data never imports torchvision
+
     nrow = nrow or max(1, math.isqrt(images.shape[0]))
     grid = make_grid(images.detach().float().cpu(), nrow=nrow, padding=padding, pad_value=-1.0)
     return to_uint8(grid[: images.shape[1]])  # make_grid turns one channel into three

@@ -21,6 +21,12 @@ def test_emnist_reads_upright_images_and_47_classes(tmp_path):
         assert torch.equal(data.labels, labels)
 
 
+def test_emnist_class_names_are_torchvisions_balanced_split():
+    # ganaug spells them out so that describing EMNIST does not import torchvision
+    expected = tuple(torchvision.datasets.EMNIST.classes_split_dict["balanced"])
+    assert dataset_info("emnist").class_names == expected
+
+
 def test_emnist_missing_files_say_how_to_get_them(tmp_path):
     with pytest.raises(DatasetNotFoundError, match="download=True"):
         load_dataset("emnist", tmp_path, "train")

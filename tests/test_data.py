@@ -29,7 +29,7 @@ from ganaug.data import (
     register_dataset,
 )
 from ganaug.data import datamodule as datamodule_module
-from ganaug.data import datasets as datasets_module
+from ganaug.data import registry as registry_module
 from ganaug.data.datamodule import HorizontalFlipViews, class_balanced_split, long_tail_counts
 from fake_datasets import (
     md5_of,
@@ -59,7 +59,7 @@ def mnist5k() -> LabelledImages:
 @pytest.fixture
 def private_registry(monkeypatch):
     """Registrations made in a test vanish after it."""
-    monkeypatch.setattr(datasets_module, "_REGISTRY", dict(datasets_module._REGISTRY))
+    monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
 
 
 # ---------------------------------------------------------------------------------------------

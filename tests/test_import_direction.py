@@ -2,6 +2,9 @@
 that are built on it (checked on the source, function-local imports included)."""
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import ganaug
@@ -60,3 +63,29 @@ def test_data_never_imports_modules_metrics_or_study():
         if bad:
             problems[str(path.relative_to(PACKAGE.parent))] = bad
     assert not problems, f"ganaug/data must not import these (load models outside data): {problems}"
+
+
+def test_reading_a_dataset_imports_neither_lightning_nor_torchvision():
+    # in a fresh interpreter: this one has imported everything already
+    code = "\n".join([
+        "import sys, ganaug.data",
+        "from ganaug.data import LabelledImages, available_datasets, dataset_info, load_dataset",
+        "infos = [dataset_info(n) for n in available_datasets() if n != 'image_folder']",
+        "assert len(load_dataset('digits')) == 1797",
+        "heavy = ('lightning', 'torchmetrics', 'torchvision')",
+        "print(sorted(m for m in heavy if m in sys.modules))"])
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_public_name_of_the_lazy_packages_resolves():
+    import ganaug.data
+
+    for package in (ganaug, ganaug.data):
+        names = [n for n in package.__all__ if not n.startswith("__")]
+        assert sorted(names) == sorted(package._HOMES), package.__name__
+        for name in names:
+            assert getattr(package, name).__name__ == name

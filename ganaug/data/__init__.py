@@ -1,52 +1,83 @@
 """Data: datasets by name, the datamodule of few-shot splits (class-balanced or imbalanced on
-purpose), synthetic banks and the real/synthetic blend."""
+purpose), synthetic banks and the real/synthetic blend.
 
-from ganaug.data.bank import generate_bank, load_bank, save_bank
-from ganaug.data.blend import BlendedImages, SyntheticBlendDataModule, balance_counts, blend_counts
-from ganaug.data.datamodule import (
-    EpochSeededRandomSampler,
-    HorizontalFlipViews,
-    ImageDataModule,
-    class_balanced_split,
-    long_tail_counts,
-)
-from ganaug.data.resumable import ResumableDataLoader
-from ganaug.data.datasets import (
-    DatasetInfo,
-    DatasetNotFoundError,
-    LabelledImages,
-    available_datasets,
-    dataset_info,
-    load_dataset,
-    register_dataset,
-)
+The names below load their module on first use (PEP 562), so that ``import ganaug.data`` and the
+dataset registry import neither Lightning nor torchvision: describing or reading a dataset stays
+cheap, and the datamodules import Lightning when they are asked for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ganaug._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from ganaug.data.bank import generate_bank, load_bank, save_bank
+    from ganaug.data.blend import (
+        BlendedImages,
+        SyntheticBlendDataModule,
+        balance_counts,
+        blend_counts,
+    )
+    from ganaug.data.datamodule import (
+        EpochSeededRandomSampler,
+        HorizontalFlipViews,
+        ImageDataModule,
+        class_balanced_split,
+        long_tail_counts,
+    )
+    from ganaug.data.datasets import (
+        DatasetInfo,
+        DatasetNotFoundError,
+        LabelledImages,
+        available_datasets,
+        dataset_info,
+        load_dataset,
+        register_dataset,
+    )
+    from ganaug.data.pairs import ClassPairSampler, PairedImageDataModule, class_pair_batches
+    from ganaug.data.resumable import ResumableDataLoader
+
+_HOMES = {  # public name -> the module that defines it
+    **dict.fromkeys(["generate_bank", "load_bank", "save_bank"], "ganaug.data.bank"),
+    **dict.fromkeys(["BlendedImages", "SyntheticBlendDataModule", "balance_counts",
+                     "blend_counts"], "ganaug.data.blend"),
+    **dict.fromkeys(["EpochSeededRandomSampler", "HorizontalFlipViews", "ImageDataModule",
+                     "class_balanced_split", "long_tail_counts"], "ganaug.data.datamodule"),
+    **dict.fromkeys(["DatasetInfo", "DatasetNotFoundError", "LabelledImages",
+                     "available_datasets", "dataset_info", "load_dataset", "register_dataset"],
+                    "ganaug.data.datasets"),
+    **dict.fromkeys(["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"],
+                    "ganaug.data.pairs"),
+    "ResumableDataLoader": "ganaug.data.resumable",
+}
 
 __all__ = [
     "BlendedImages",
-    "SyntheticBlendDataModule",
-    "balance_counts",
-    "blend_counts",
-    "generate_bank",
-    "load_bank",
-    "save_bank",
+    "ClassPairSampler",
     "DatasetInfo",
     "DatasetNotFoundError",
     "EpochSeededRandomSampler",
     "HorizontalFlipViews",
     "ImageDataModule",
     "LabelledImages",
+    "PairedImageDataModule",
+    "ResumableDataLoader",
+    "SyntheticBlendDataModule",
     "available_datasets",
+    "balance_counts",
+    "blend_counts",
     "class_balanced_split",
+    "class_pair_batches",
     "dataset_info",
+    "generate_bank",
+    "load_bank",
     "load_dataset",
     "long_tail_counts",
     "register_dataset",
-    "ResumableDataLoader",
+    "save_bank",
 ]
-from ganaug.data.pairs import (  # noqa: E402
-    ClassPairSampler,
-    PairedImageDataModule,
-    class_pair_batches,
-)
 
-__all__ += ["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES)

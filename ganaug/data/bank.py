@@ -1,6 +1,6 @@
 """Synthetic image banks: class-labelled images drawn from a generator, saved and loaded as files.
 
-A bank is a :class:`~ganaug.data.datasets.LabelledImages` (uint8, like the real data, so real and
+A bank is a :class:`~ganaug.data.labelled.LabelledImages` (uint8, like the real data, so real and
 synthetic images share one quantisation) plus a record of where it came from. On disk it is a
 ``.pt`` file ``{"images", "labels", "meta"}``; ``ganaug generate`` writes the same layout with
 float images in [-1, 1], which :func:`load_bank` also reads.
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ganaug.data.datasets import LabelledImages
+from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl, draw_class_bank
 from ganaug.images import check_images, to_uint8
 from ganaug.sampling import ClassConditionalSampler

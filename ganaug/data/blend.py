@@ -43,7 +43,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from ganaug.data.bank import ClassConditionalSampler, generate_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, training_views
 from ganaug.data.resumable import ResumableDataLoader
-from ganaug.data.datasets import LabelledImages
+from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.seeding import epoch_rng, step_seed
 

@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ganaug.augment import AugmentParameters
-from ganaug.data.datasets import LabelledImages
+from ganaug.data.labelled import LabelledImages
 from ganaug.images import check_images, from_uint8, image_grid
 from ganaug.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
 from ganaug.modules.base import GANModule, latent_noise

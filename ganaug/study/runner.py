@@ -41,7 +41,7 @@ from ganaug.data import (
     save_bank,
 )
 from ganaug.data.datamodule import EpochSeededRandomSampler
-from ganaug.data.datasets import LabelledImages
+from ganaug.data.labelled import LabelledImages
 from ganaug.images import write_png
 from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
