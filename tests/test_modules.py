@@ -5,11 +5,12 @@ import pickle
 
 import pytest
 import torch
+from lightning.pytorch.loggers import Logger
 from torch import nn
 from torch.utils.data import DataLoader
 
 from ganaug.data import LabelledImages
-from ganaug.modules import GAN, CheckpointMismatchError, ConditionalGAN
+from ganaug.modules import GAN, CheckpointMismatchError, ConditionalGAN, SampleGrids
 from ganaug.modules.base import update_ema
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4, image_size=28, channels=1, grid_size=4)
@@ -148,6 +149,49 @@ def test_sample_grid_png_when_logger_takes_no_images(trainer_factory, tmp_path):
     trainer.fit(model, loader(random_images()))
     pngs = list(tmp_path.rglob("samples/*.png"))
     assert len(pngs) == 1 and pngs[0].stat().st_size > 0
+
+
+class ImageLogger(Logger):
+    """A logger of any kind that takes images through ``log_image``, as W&B's does."""
+
+    def __init__(self):
+        super().__init__()
+        self.images = []
+
+    name, version = "images", 0
+
+    def log_image(self, key, images, step):
+        self.images.append((key, images[0].shape, step))
+
+    def log_metrics(self, metrics, step=None):
+        pass
+
+    def log_hyperparams(self, params, *args, **kwargs):
+        pass
+
+
+def test_sample_grids_go_to_a_logger_that_takes_images_every_n_epochs(trainer_factory, tmp_path):
+    model = ConditionalGAN(num_classes=2, **{**TINY, "sample_every_n_epochs": 2})
+    logger = ImageLogger()
+    trainer = trainer_factory(max_epochs=5, logger=logger)
+    trainer.fit(model, loader(random_images()))
+    grid = model.sample_grid()
+    steps_per_epoch = model.iteration // 5
+    assert logger.images == [("samples", (*grid.shape[1:], grid.shape[0]), e * steps_per_epoch)
+                              for e in (2, 4)]
+    assert not list(tmp_path.rglob("*.png"))
+
+
+def test_no_sample_grids_when_asked_for_none(trainer_factory, tmp_path):
+    from lightning.pytorch.loggers import CSVLogger
+
+    model = ConditionalGAN(num_classes=2, **{**TINY, "sample_every_n_epochs": 0})
+    trainer = trainer_factory(max_epochs=1, logger=CSVLogger(tmp_path))
+    trainer.fit(model, loader(random_images()))
+    assert not any(isinstance(c, SampleGrids) for c in trainer.callbacks)
+    assert not list(tmp_path.rglob("*.png"))
+    with pytest.raises(ValueError, match="every_n_epochs must be an integer >= 1"):
+        SampleGrids(0)
 
 
 def test_checkpoint_load_and_sample(trainer_factory, tmp_path):

@@ -32,7 +32,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
-from ganaug.images import check_batch, image_grid, write_png
+from ganaug.images import check_batch, image_grid
 from ganaug.losses import (
     CLASS_LOSSES,
     class_loss_discriminator,
@@ -49,6 +49,7 @@ from ganaug.modules.checkpoint import (
     read_checkpoint,
     resolve_checkpoint_class,
 )
+from ganaug.modules.grids import SampleGrids
 from ganaug.sampling import class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
@@ -504,30 +505,10 @@ class GANModule(L.LightningModule):
             nrow = None
         return image_grid(images, nrow)
 
-    def on_train_epoch_end(self) -> None:
+    def configure_callbacks(self) -> list[L.Callback]:
+        """The sample-grid callback when ``sample_every_n_epochs`` asks for grids."""
         every = self.hparams.sample_every_n_epochs
-        if every and (self.current_epoch + 1) % every == 0 and self.trainer.is_global_zero:
-            self.log_sample_grid()
-
-    def log_sample_grid(self) -> Path | None:
-        """Send the fixed-noise grid to the logger, or write it as a PNG when it takes no images.
-
-        Returns the PNG's path when one was written.
-        """
-        grid = self.sample_grid()
-        tag = f"epoch={self.current_epoch:04d}-iteration={self.iteration:07d}"
-        for logger in self.loggers:
-            experiment = getattr(logger, "experiment", None)
-            if hasattr(experiment, "add_image"):  # TensorBoard
-                experiment.add_image("samples", grid, self.iteration)
-                return None
-            if hasattr(logger, "log_image"):  # Weights & Biases, Neptune, Comet...
-                logger.log_image(key="samples", images=[grid.permute(1, 2, 0).numpy()],
-                                 step=self.iteration)
-                return None
-        log_dir = self.loggers[0].log_dir if self.loggers and self.loggers[0].log_dir else None
-        root = Path(log_dir or self.trainer.default_root_dir)
-        return write_png(grid, root / "samples" / f"{tag}.png")
+        return [SampleGrids(every_n_epochs=every)] if every else []
 
     # checkpoint state beyond the state dict
 
