@@ -24,6 +24,7 @@ from ganaug.study import (
     plan_runs,
     run_study,
 )
+from ganaug.study.ray_executor import task_config
 from ganaug.study.tasks import plan_tasks
 
 # one variant whose k-centre selection needs the referee, a GAN selected under referee and
@@ -192,3 +193,11 @@ def test_loggers_are_refused_under_ray(tmp_path):
     with pytest.raises(ValueError, match="read each run's curves"):
         run_study(StudyConfig.from_dict(VALUES), tmp_path, progress=False,
                   loggers=[CSVLogger(tmp_path)], executor=RayExecutor())
+
+
+def test_a_task_without_a_gpu_runs_on_the_cpu():
+    config = StudyConfig.from_dict({**VALUES, "accelerator": "auto"}).to_dict()
+    assert task_config(config, 0)["accelerator"] == "cpu"
+    assert task_config(config, 0.25)["accelerator"] == "auto"  # Ray shows it its share
+    assert task_config({**config, "accelerator": "cpu"}, 0)["accelerator"] == "cpu"
+    assert config["accelerator"] == "auto"  # the study's own settings are left as they are

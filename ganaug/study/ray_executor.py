@@ -5,7 +5,8 @@ and submits each one as a Ray task as soon as the tasks it needs have finished: 
 real-image runs and the GAN trainings at once, the banks after their GAN, the runs with synthetic
 images after their bank. Each task reserves ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs
 (``gpus_per_gan`` for a GAN; Ray accepts fractions, so four runs of 0.25 share a GPU, and shows a
-task only the GPUs it reserved) and rebuilds what it needs from the configuration and the study
+task only the GPUs it reserved; a task that reserves none runs on the CPU under
+``accelerator: auto``) and rebuilds what it needs from the configuration and the study
 folder, which every node must therefore see at the same path (a shared file system). Nothing of
 the driver's memory travels but the configuration and the task's name.
 
@@ -167,7 +168,8 @@ class _Schedule:
         gpus = _gan_gpus(c) if task.kind == "gan" else c.gpus_per_run
         options = dict(num_cpus=c.cpus_per_run, num_gpus=gpus, name=task.name)
         return self.remote.options(**options).remote(
-            self.config, str(self.study.out), task, max(1, int(c.cpus_per_run)), self.tracker)
+            task_config(self.config, gpus), str(self.study.out), task,
+            max(1, int(c.cpus_per_run)), self.tracker)
 
     def _collect(self, ref: Any, bar: tqdm) -> None:
         task = self.in_flight.pop(ref)
@@ -181,6 +183,15 @@ class _Schedule:
         if task.kind == "run":
             self.records[task.name] = result
         bar.update(1)
+
+
+def task_config(config: dict[str, Any], gpus: float) -> dict[str, Any]:
+    """The configuration a task reserving ``gpus`` GPUs runs with: on the CPU when it reserves
+    none and the accelerator is ``auto`` (Ray 2.60 no longer hides the GPUs from such a task,
+    and Lightning would take one that another task reserved)."""
+    if gpus == 0 and config["accelerator"] == "auto":
+        return {**config, "accelerator": "cpu"}
+    return config
 
 
 def _tracker() -> type:
