@@ -12,7 +12,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from ganaug.augment import DiffAugment
 from ganaug.data import ImageDataModule, LabelledImages
 from ganaug.data.pairs import ClassPairSampler, PairedImageDataModule
+from ganaug.modules import ConditionalGAN
 from ganaug.modules.dagan import DAGAN
+from ganaug.sampling import ClassConditionalSampler
 from ganaug.networks.dagan import DAGANDiscriminator, DAGANGenerator
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4, grid_size=4, sample_every_n_epochs=0)
@@ -80,13 +82,13 @@ def test_shared_augmentation_keeps_a_copy_a_copy(policy):
     x = torch.rand(6, 1, 28, 28) * 2 - 1
     shared = recording_model(augment_policy=policy)
     shared._rng = torch.Generator().manual_seed(0)
-    shared.discriminate_pairs(x, x.clone())
+    shared.discriminate(x.clone(), x)
     first, second = shared.discriminator.seen
     assert torch.equal(first, second) and not torch.equal(first, x)
 
     independent = recording_model(augment_policy=policy, pair_augment="independent")
     independent._rng = torch.Generator().manual_seed(0)
-    independent.discriminate_pairs(x, x.clone())
+    independent.discriminate(x.clone(), x)
     first, second = independent.discriminator.seen
     assert not torch.allclose(first, second)
 
@@ -97,7 +99,7 @@ def test_shared_augmentation_is_the_pair_draw_applied_to_each_image_alone():
     x, other = torch.rand(5, 3, 28, 28) * 2 - 1, torch.rand(5, 3, 28, 28) * 2 - 1
     model = recording_model(channels=3, augment_policy="color,translation")
     model._rng = torch.Generator().manual_seed(4)
-    model.discriminate_pairs(x, other)
+    model.discriminate(other, x)
     first, second = model.discriminator.seen
 
     augment = DiffAugment("color,translation")
@@ -108,7 +110,7 @@ def test_shared_augmentation_is_the_pair_draw_applied_to_each_image_alone():
     assert not torch.allclose(stacked[:, :3], first, atol=1e-3)
 
     model._rng = torch.Generator().manual_seed(4)
-    model.discriminate_pairs(x, torch.zeros_like(other))  # another partner: x's view is the same
+    model.discriminate(torch.zeros_like(other), x)  # another partner: x's view is the same
     assert torch.equal(model.discriminator.seen[0], first)
 
 
@@ -158,9 +160,6 @@ def test_options_are_validated():
         DAGAN(pair_augment="both")
     with pytest.raises(ValueError, match="g_width"):
         DAGAN(g_width=0)
-    model = DAGAN(**TINY)
-    with pytest.raises(TypeError, match="pairs"):
-        model.discriminate(torch.zeros(1, 1, 28, 28), None)
 
 
 # training
@@ -284,6 +283,20 @@ def test_sample_uses_real_images_of_each_class_evenly():
     assert [counts[i] for i in (3, 4, 6)] == [2, 2, 2]
     with pytest.raises(ValueError, match="no source image"):
         source.sample(1, [5])
+
+
+def test_every_family_binds_real_data_through_one_method():
+    images = torch.rand(6, 1, 28, 28) * 2 - 1
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    cgan = ConditionalGAN(num_classes=3, channels=1, image_size=28, latent_dim=8, g_width=4,
+                          d_width=4)
+    assert ConditionalGAN.conditions_on == "label" and cgan.bind((images, labels)) is cgan
+    source = copying_model().bind((images, labels))
+    assert DAGAN.conditions_on == "image" and isinstance(source, ClassConditionalSampler)
+    out, out_labels = source.generate(2, torch.Generator().manual_seed(0))
+    assert out_labels.tolist() == [0, 0, 1, 1, 2, 2]
+    for image, label in zip(out, out_labels):  # a copy of a real image of its class
+        assert any(torch.equal(image, images[i]) for i in range(6) if labels[i] == label)
 
 
 def test_generate_returns_a_class_sorted_bank_like_a_conditional_gan(trained):

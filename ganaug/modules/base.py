@@ -23,7 +23,7 @@ import copy
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -50,7 +50,7 @@ from ganaug.modules.checkpoint import (
     resolve_checkpoint_class,
 )
 from ganaug.modules.grids import SampleGrids
-from ganaug.sampling import class_balanced_labels, draw_class_balanced
+from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
 
@@ -108,7 +108,15 @@ class GANModule(L.LightningModule):
     [-1, 1]) and ``build_discriminator()`` (mapping ``(images, y=None)`` to logits (N,)); they read
     their own options from ``self.hparams``. Everything else (loss, augmentation of every
     discriminator input, EMA generator, sampling, sample grids, checkpoint state) is shared.
+
+    The condition ``c`` a family's networks take is a class label (``conditions_on = "label"``;
+    none when ``num_classes`` is 0) or, for DAGAN, a real image (``"image"``). A family changes
+    what a step sees through the public hooks ``unpack_batch``, ``discriminate``,
+    ``discriminator_losses`` and ``generator_losses``, drawing its randomness from
+    ``step_rng``, and says with ``bind`` how it samples classes from real data.
     """
+
+    conditions_on: ClassVar[str] = "label"  # what c is: "label" (or nothing), or "image"
 
     def __init__(
         self,
@@ -281,7 +289,7 @@ class GANModule(L.LightningModule):
         return [opt_g, opt_d]
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        real, labels = self._unpack_batch(batch)
+        real, labels = self.unpack_batch(batch)
         opt_g, opt_d = self.optimizers()
         self._seed_step_rng()
 
@@ -304,6 +312,23 @@ class GANModule(L.LightningModule):
         self.log("loss_d", d_losses["loss"].detach(), prog_bar=True)
 
     # what a step sees: subclasses may override these
+
+    @property
+    def step_rng(self) -> torch.Generator | None:
+        """The generator of this step's randomness (noise, augmentation, penalties), seeded
+        from ``(seed, rank, D steps done)`` at every D step; None before the first step."""
+        return self._rng
+
+    def unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
+        """The batch's images and the labels the step sees (None for an unconditional model),
+        checked on every batch: shapes and dtypes, and the ranges of both in one device sync
+        (see docs/benchmarks.md for its cost)."""
+        real, labels = batch[0], batch[1] if len(batch) > 1 else None
+        hp = self.hparams
+        check_batch(real, labels, num_classes=self.num_classes if self.conditional else None,
+                    channels=hp.channels, size=(hp.image_size, hp.image_size),
+                    name="training images")
+        return real, labels if self.conditional else None
 
     def draw_noise(self, n: int) -> Tensor:
         """Standard normal noise (n, latent_dim) from this step's generator."""
@@ -471,6 +496,12 @@ class GANModule(L.LightningModule):
         images, labels = draw_class_balanced(self, n_per_class, generator, **options)
         return images.cpu(), labels
 
+    def bind(self, data: object) -> ClassConditionalSampler:
+        """A sampler of this model's images for the classes of the real, labelled ``data`` (a
+        dataset of ``(image, label)``): a label-conditioned GAN samples classes by itself and
+        returns itself; a family that makes images from real ones (DAGAN) binds ``data``."""
+        return self
+
     def _sample_labels(self, n: int, labels: Tensor | Sequence[int] | None,
                        generator: torch.Generator | None) -> Tensor | None:
         k = self.num_classes
@@ -606,16 +637,6 @@ class GANModule(L.LightningModule):
         self._apply_condition_strength()
 
     # internals
-
-    def _unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
-        """The batch's images and (conditional models) labels, checked on every batch: shapes and
-        dtypes, and the ranges of both in one device sync (see docs/benchmarks.md for its cost)."""
-        real, labels = batch[0], batch[1] if len(batch) > 1 else None
-        hp = self.hparams
-        check_batch(real, labels, num_classes=self.num_classes if self.conditional else None,
-                    channels=hp.channels, size=(hp.image_size, hp.image_size),
-                    name="training images")
-        return real, labels if self.conditional else None
 
     def _average_ema_buffers(self) -> None:
         """Average the EMA generator's buffers (BatchNorm running statistics) over processes.

@@ -129,7 +129,7 @@ class BigGAN(GANModule):
         """Classes for a batch of fakes: uniform from this step's RNG, or the real batch's."""
         if labels is None or self.hparams.fake_labels == "real":
             return labels
-        rng = self._rng
+        rng = self.step_rng
         device = rng.device if rng is not None else self.device
         drawn = torch.randint(0, self.num_classes, labels.shape, generator=rng, device=device)
         return drawn.to(labels.device, non_blocking=True)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -63,7 +63,11 @@ class DAGAN(GANModule):
     Options not listed here are those of ``ganaug.modules.base.GANModule``; the defaults of the
     loss, gradient penalty, D steps and Adam settings are the published WGAN-GP ones.
     ``num_classes`` is accepted and ignored: labels only pair images, they never enter a network.
+    The condition of both networks is a real image (``conditions_on = "image"``): D judges pairs
+    ``discriminate(images, condition=x)``, and ``bind(data)`` samples classes from ``data``.
     """
+
+    conditions_on: ClassVar[str] = "image"
 
     def __init__(
         self,
@@ -127,35 +131,33 @@ class DAGAN(GANModule):
             self._grid_sources_checked = True
         super().training_step(batch, batch_idx)
 
-    def discriminate(self, images: Tensor, labels: Tensor | None) -> Tensor:
-        raise TypeError("DAGAN's discriminator judges pairs: call discriminate_pairs(x, other)")
-
-    def discriminate_pairs(self, x: Tensor, other: Tensor) -> Tensor:
-        """The one place D sees images: pairs ``(x, other)``, augmented, real and fake alike.
+    def discriminate(self, images: Tensor, condition: Tensor) -> Tensor:
+        """The one place D sees images: pairs ``(condition, images)`` (the real image ``x`` and
+        its real partner or ``G(z, x)``), augmented, real and fake alike, in D and G steps.
 
         ``pair_augment="shared"`` draws one set of DiffAugment parameters per pair and applies it
         to each image separately (never to the channel-concatenated pair, where the colour ops
         would mix the two images); ``"independent"`` draws one set per image.
         """
-        augment = self.diff_augment
+        augment, rng, x = self.diff_augment, self.step_rng, condition
         if self.hparams.pair_augment == "shared":
-            params = augment.sample_parameters(x, self._rng)
-            x, other = augment.apply(torch.cat([x, other]), _twice(params)).chunk(2)
+            params = augment.sample_parameters(x, rng)
+            x, other = augment.apply(torch.cat([x, images]), _twice(params)).chunk(2)
         else:
-            x, other = augment(x, generator=self._rng), augment(other, generator=self._rng)
+            x, other = augment(x, generator=rng), augment(images, generator=rng)
         return self.discriminator(x, other)
 
     def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """D's losses: real pairs ``(x, x')`` of one class against ``(x, G(x, z))``."""
         hp = self.hparams
         n = real.shape[0]
-        partner = pair_within_batch(labels, self._rng, allow_self=hp.self_pairs)
+        partner = pair_within_batch(labels, self.step_rng, allow_self=hp.self_pairs)
         other = real[partner]
         with torch.no_grad():
             fake = self.generator(real, self.draw_noise(n))
         if hp.r1_gamma > 0:
             other = other.detach().requires_grad_(True)
-        logits = self.discriminate_pairs(torch.cat([real, real]), torch.cat([other, fake]))
+        logits = self.discriminate(torch.cat([other, fake]), torch.cat([real, real]))
         real_logits, fake_logits = logits.split(n)
 
         losses = {"adversarial": self.adversarial_loss.discriminator(real_logits, fake_logits)}
@@ -169,8 +171,8 @@ class DAGAN(GANModule):
         """WGAN-GP on the pair's second image: ``E[(||d D(x, m) / d m|| - 1)^2]`` at random
         interpolates ``m`` of the real partner ``other`` and ``fake``; ``x`` is held fixed.
         """
-        return gradient_penalty(lambda mixed: self.discriminate_pairs(x, mixed), other, fake,
-                                generator=self._rng)
+        return gradient_penalty(lambda mixed: self.discriminate(mixed, x), other, fake,
+                                generator=self.step_rng)
 
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """G's loss: D's verdict on ``(x, G(x, z))``.
@@ -183,13 +185,13 @@ class DAGAN(GANModule):
         weight = self.hparams.mode_seeking_weight
         if weight == 0:
             fake = self.generator(real, self.draw_noise(n))
-            adversarial = self.adversarial_loss.generator(self.discriminate_pairs(real, fake))
+            adversarial = self.adversarial_loss.generator(self.discriminate(fake, real))
             return {"adversarial": adversarial, "loss": adversarial}
 
         z1, z2 = self.draw_noise(n), self.draw_noise(n)
         twice = torch.cat([real, real])
         fake = self.generator(twice, torch.cat([z1, z2]))
-        adversarial = self.adversarial_loss.generator(self.discriminate_pairs(twice, fake))
+        adversarial = self.adversarial_loss.generator(self.discriminate(fake, twice))
         mode_seeking = mode_seeking_penalty(*fake.split(n), z1, z2)
         return {"adversarial": adversarial, "mode_seeking": mode_seeking,
                 "loss": adversarial + weight * mode_seeking}
@@ -227,6 +229,10 @@ class DAGAN(GANModule):
         dataset's, else the largest label + 1.
         """
         return DAGANSource(self, source, num_classes=num_classes)
+
+    def bind(self, data: Source) -> DAGANSource:
+        """Samples of the classes of ``data`` made from its real images: ``with_source(data)``."""
+        return self.with_source(data)
 
     @torch.no_grad()
     def sample(
@@ -290,8 +296,9 @@ class DAGAN(GANModule):
 
     # internals
 
-    def _unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
-        real, _ = super()._unpack_batch(batch)
+    def unpack_batch(self, batch: Sequence[Tensor]) -> tuple[Tensor, Tensor | None]:
+        """The batch's images and their labels, which pair the images by class."""
+        real, _ = super().unpack_batch(batch)
         labels = batch[1] if len(batch) > 1 else None
         if labels is None or labels.dtype != torch.long or labels.shape != real.shape[:1]:
             got = "none" if labels is None else f"{labels.dtype} {tuple(labels.shape)}"

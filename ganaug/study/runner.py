@@ -145,7 +145,7 @@ class Study:
         module_name, _, class_name = c.gan_class.rpartition(".")
         gan_class = getattr(importlib.import_module(module_name), class_name)
         # an image-conditioned GAN (DAGAN) trains on batches of same-class pairs
-        paired = hasattr(gan_class, "with_source")
+        paired = gan_class.conditions_on == "image"
         data = self.real_data(PairedImageDataModule if paired else ImageDataModule)
         data.batch_size = c.gan_batch_size
         data.drop_last = True
@@ -258,12 +258,10 @@ class Study:
                 control = variant.diversity()
                 referee = self.referee() if control.needs_referee or control.selection == "kcenter" \
                     else None
-                model = self.gan(variant)
-                if hasattr(model, "with_source"):  # DAGAN: each class from its real images
-                    real = self.real_data()
-                    real.setup()
-                    model = model.with_source(real.train_dataset)
-                bank = generate_bank(model, needed, control=control, referee=referee,
+                real = self.real_data()
+                real.setup()
+                sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
+                bank = generate_bank(sampler, needed, control=control, referee=referee,
                                      seed=seed, progress=False)
                 save_bank(bank, path, meta={"variant": variant.name, "seed": seed})
             self._banks[key] = bank
