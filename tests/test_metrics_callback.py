@@ -7,7 +7,13 @@ from unittest import mock
 
 import pytest
 import torch
-from metrics_data import independent_evaluation, metrics_callback, tiny_cgan, tiny_digits
+from metrics_data import (
+    DigitJudge,
+    independent_evaluation,
+    metrics_callback,
+    tiny_cgan,
+    tiny_digits,
+)
 
 
 def test_callback_logs_metrics_caches_the_reference_and_keeps_checkpoints_small(trainer_factory, tmp_path):
@@ -42,6 +48,26 @@ def test_callback_logs_metrics_caches_the_reference_and_keeps_checkpoints_small(
     states = [v for k, v in checkpoint["callbacks"].items() if "GenerativeMetrics" in k]
     assert all(state == {} for state in states)  # Lightning drops empty callback states
     assert sum(p.numel() for p in callback.evaluator.extractor.parameters()) > 0
+
+
+def test_callback_serves_dagan_through_bind(trainer_factory, tmp_path):
+    from ganaug.data.pairs import PairedImageDataModule
+    from ganaug.modules import DAGAN
+
+    model = DAGAN(latent_dim=8, g_width=4, d_width=4, grid_size=4, sample_every_n_epochs=0,
+                  d_steps=1, seed=3)
+    data = PairedImageDataModule("digits", image_size=28, n_per_class=4, test_per_class=2,
+                                 batch_size=8, seed=0)
+    callback = metrics_callback(tmp_path / "cache", judge=DigitJudge())
+    trainer_factory(max_epochs=1, callbacks=[callback]).fit(model, data)
+
+    # every class drawn from the training images of that class, as bind() samples them
+    expected = independent_evaluation([model.bind(data.train_dataset)], data, callback)
+    values = callback.last_result.values
+    for name, value in expected.values.items():
+        assert values[name] == pytest.approx(value, rel=1e-5, abs=1e-8), name
+    assert "fid/class_9" in values and "faithfulness_mean" in values
+    assert callback.last_result.counts["faithfulness"] == {"generated": 40}
 
 
 def test_callback_every_n_epochs_and_bad_options(tmp_path):

@@ -90,3 +90,39 @@ def test_evaluate_measures_faithfulness_with_a_judge_checkpoint(checkpoint, tmp_
     assert result.values["faithfulness_worst"] == pytest.approx(expected.worst)
     assert result.counts["faithfulness"] == {"generated": 30}
     assert "faithfulness_mean" in result.table()
+
+
+def test_evaluate_serves_a_dagan_checkpoint_through_bind(tmp_path):
+    from conftest import make_trainer
+    from metrics_data import DigitJudge
+
+    from ganaug.data.pairs import PairedImageDataModule
+    from ganaug.metrics.evaluate import evaluate_checkpoint
+    from ganaug.metrics.faithfulness import generator_faithfulness
+    from ganaug.modules import DAGAN
+
+    model = DAGAN(latent_dim=8, g_width=4, d_width=4, grid_size=4, sample_every_n_epochs=0,
+                  d_steps=1, seed=3)
+    trainer = make_trainer(tmp_path, max_epochs=1, limit_train_batches=2)
+    trainer.fit(model, PairedImageDataModule("digits", image_size=28, n_per_class=4,
+                                             test_per_class=2, batch_size=8, seed=0))
+    trainer.save_checkpoint(tmp_path / "dagan.ckpt")
+    result = evaluate_checkpoint(tmp_path / "dagan.ckpt", dataset="digits", n_per_class=4,
+                                 test_per_class=2, metrics=("fid",), per_class=True,
+                                 extractor=DigitFeatures(), n_samples=30, judge=DigitJudge(),
+                                 judge_n_per_class=3, seed=5, use_cache=False)
+
+    data = tiny_digits()
+    data.setup("fit")
+    sampler = model.eval().bind(data.train_dataset)  # every class from its training images
+    evaluator = GenerativeEvaluator(ModuleExtractor(DigitFeatures()), image_shape=(1, 28, 28),
+                                    metrics=("fid", "class_fid"), num_classes=10)
+    evaluator.update(data.train_dataset.images.float() / 127.5 - 1, real=True,
+                     labels=data.train_dataset.labels)
+    for images, labels in generated_batches(sampler, 30, seed=5):
+        evaluator.update(images, real=False, labels=labels)
+    expected = evaluator.compute()
+    for name, value in expected.values.items():
+        assert result.values[name] == pytest.approx(value, rel=1e-5, abs=1e-8), name
+    faithful = generator_faithfulness(sampler, DigitJudge(), n_per_class=3, seed=5)
+    assert result.values["faithfulness_mean"] == pytest.approx(faithful.mean)

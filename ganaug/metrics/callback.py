@@ -35,7 +35,7 @@ from ganaug.metrics.evaluator import METRICS, EvaluationResult, GenerativeEvalua
 from ganaug.metrics.extractors import FeatureExtractor, build_extractor
 from ganaug.metrics.faithfulness import ClassFaithfulness
 from ganaug.metrics.reference import load_or_compute_reference
-from ganaug.sampling import class_balanced_labels
+from ganaug.sampling import ClassConditionalSampler, class_balanced_labels
 from ganaug.seeding import rank_seed
 
 __all__ = ["GenerativeMetrics", "generated_batches"]
@@ -43,7 +43,7 @@ __all__ = ["GenerativeMetrics", "generated_batches"]
 
 @torch.no_grad()
 def generated_batches(
-    model: L.LightningModule,  # a GANModule: sample(n, labels, generator, batch_size=...)
+    model: ClassConditionalSampler,  # a GAN module, or what its bind() returned
     n_samples: int,  # images over all processes
     *,
     seed: int = 0,
@@ -137,11 +137,12 @@ class GenerativeMetrics(L.Callback):
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> EvaluationResult:
         """Sample this rank's share, update, and compute the metrics over all processes."""
-        evaluator = self._evaluator(trainer, pl_module) if self.metrics else None
-        faithfulness = self._faithfulness(pl_module)
+        sampler = self.sampler(trainer, pl_module)
+        evaluator = self._evaluator(trainer, pl_module, sampler) if self.metrics else None
+        faithfulness = self._faithfulness(sampler)
         if evaluator is not None:
             evaluator.reset()
-        for images, labels in self.sample_shard(pl_module, trainer.global_rank, trainer.world_size):
+        for images, labels in self.sample_shard(sampler, trainer.global_rank, trainer.world_size):
             if evaluator is not None:
                 evaluator.update(images, real=False, labels=labels)
             if faithfulness is not None:
@@ -155,18 +156,26 @@ class GenerativeMetrics(L.Callback):
         self.last_result = result
         return self.last_result
 
-    def _faithfulness(self, pl_module: L.LightningModule) -> ClassFaithfulness | None:
+    @staticmethod
+    def sampler(trainer: L.Trainer, pl_module: L.LightningModule) -> ClassConditionalSampler:
+        """What the images are drawn from: the module bound to the datamodule's training images
+        (``pl_module.bind``: a label-conditioned GAN is its own sampler, DAGAN draws every class
+        from its real images)."""
+        return pl_module.bind(getattr(trainer.datamodule, "train_dataset", None))
+
+    def _faithfulness(self, sampler: ClassConditionalSampler) -> ClassFaithfulness | None:
         if self.judge is None:
             return None
-        if pl_module.num_classes < 2:
+        if sampler.num_classes < 2:
             raise ValueError("class faithfulness needs a conditional model (num_classes >= 2)")
-        self.judge.to(pl_module.device)
-        return ClassFaithfulness(pl_module.num_classes).to(pl_module.device)
+        self.judge.to(sampler.device)
+        return ClassFaithfulness(sampler.num_classes).to(sampler.device)
 
-    def sample_shard(self, pl_module: L.LightningModule, rank: int,
+    def sample_shard(self, sampler: ClassConditionalSampler, rank: int,
                      world_size: int) -> Iterator[tuple[Tensor, Tensor | None]]:
-        """Yield batches ``(images, labels)`` of rank ``rank``'s share of the generated images."""
-        return generated_batches(pl_module, self.n_samples, seed=self.seed, rank=rank,
+        """Yield batches ``(images, labels)`` of rank ``rank``'s share of the generated images
+        (``sampler``: a GAN module, or what its ``bind`` returned)."""
+        return generated_batches(sampler, self.n_samples, seed=self.seed, rank=rank,
                                  world_size=world_size, batch_size=self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
@@ -174,7 +183,8 @@ class GenerativeMetrics(L.Callback):
 
     # internals
 
-    def _evaluator(self, trainer: L.Trainer, pl_module: L.LightningModule) -> GenerativeEvaluator:
+    def _evaluator(self, trainer: L.Trainer, pl_module: L.LightningModule,
+                   sampler: ClassConditionalSampler) -> GenerativeEvaluator:
         if self.evaluator is None:
             extractor = self.extractor_spec
             if not isinstance(extractor, FeatureExtractor):
@@ -182,11 +192,11 @@ class GenerativeMetrics(L.Callback):
                     if isinstance(extractor, str) else build_extractor(extractor)
             extractor = extractor.to(pl_module.device)
             hp = pl_module.hparams
-            if "class_fid" in self.metrics and not pl_module.num_classes:
+            if "class_fid" in self.metrics and not sampler.num_classes:
                 raise ValueError("per-class FID needs a conditional model (num_classes > 0)")
             self.evaluator = GenerativeEvaluator(
                 extractor, image_shape=(hp.channels, hp.image_size, hp.image_size),
-                metrics=self.metrics, num_classes=pl_module.num_classes, **self.options)
+                metrics=self.metrics, num_classes=sampler.num_classes, **self.options)
             self._set_reference(trainer, pl_module)
         self.evaluator.to(pl_module.device)
         return self.evaluator

@@ -23,6 +23,7 @@ from ganaug.metrics.extractors import build_extractor
 from ganaug.metrics.faithfulness import generator_faithfulness
 from ganaug.metrics.reference import load_or_compute_reference
 from ganaug.modules.loading import load_gan
+from ganaug.sampling import ClassConditionalSampler
 
 __all__ = ["evaluate_checkpoint", "write_json"]
 
@@ -73,6 +74,7 @@ def evaluate_checkpoint(
         raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
     if len(real) < 2:
         raise ValueError(f"the {split} split of {dataset!r} has {len(real)} images; need >= 2")
+    sampler = model.bind(data.train_dataset)  # DAGAN draws from the training images
 
     if not metrics and not per_class:
         if judge is None:
@@ -82,13 +84,13 @@ def evaluate_checkpoint(
         description = {"dataset": dataset, "split": split, "data_seed": data_seed,
                        "n_per_class": n_per_class}
         result = _feature_metrics(
-            model, real, extractor=extractor, weights_path=weights_path,
+            model, sampler, real, extractor=extractor, weights_path=weights_path,
             extractor_options=extractor_options, metrics=metrics, per_class=per_class,
             kid_subset_size=kid_subset_size, kid_subsets=kid_subsets, is_splits=is_splits,
             n_samples=n_samples, seed=seed, batch_size=batch_size, device=device,
             cache_dir=cache_dir, use_cache=use_cache, description=description)
     if judge is not None:
-        faithful = generator_faithfulness(model, _load_judge(judge, device),
+        faithful = generator_faithfulness(sampler, _load_judge(judge, device),
                                           n_per_class=judge_n_per_class, seed=seed,
                                           batch_size=batch_size)
         result.values.update(faithful.log_values())
@@ -110,7 +112,8 @@ def _load_judge(judge: str | Path | nn.Module, device: str) -> nn.Module:
                                                  weights_only=True).network.eval()
 
 
-def _feature_metrics(model: nn.Module, real: Any, *, extractor: str | nn.Module,
+def _feature_metrics(model: nn.Module, sampler: ClassConditionalSampler, real: Any, *,
+                     extractor: str | nn.Module,
                      weights_path: str | None, extractor_options: dict[str, Any] | None,
                      metrics: tuple[str, ...], per_class: bool, kid_subset_size: int,
                      kid_subsets: int, is_splits: int, n_samples: int | None, seed: int,
@@ -126,7 +129,7 @@ def _feature_metrics(model: nn.Module, real: Any, *, extractor: str | nn.Module,
     features = features.to(device)
     chosen = tuple(metrics) + (("class_fid",) if per_class else ())
     evaluator = GenerativeEvaluator(features, image_shape=(hp.channels, hp.image_size, hp.image_size),
-                                    metrics=chosen, num_classes=model.num_classes,
+                                    metrics=chosen, num_classes=sampler.num_classes,
                                     kid_subset_size=kid_subset_size, kid_subsets=kid_subsets,
                                     is_splits=is_splits).to(device)
     reference = load_or_compute_reference(
@@ -137,7 +140,7 @@ def _feature_metrics(model: nn.Module, real: Any, *, extractor: str | nn.Module,
                              "fingerprint": reference.info["fingerprint"][:16]})
 
     n = len(real) if n_samples is None else n_samples
-    for images, labels in generated_batches(model, n, seed=seed, batch_size=batch_size):
+    for images, labels in generated_batches(sampler, n, seed=seed, batch_size=batch_size):
         evaluator.update(images, real=False, labels=labels)
     return evaluator.compute()
 

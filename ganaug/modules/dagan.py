@@ -232,7 +232,7 @@ class DAGAN(GANModule):
 
     def bind(self, data: Source) -> DAGANSource:
         """Samples of the classes of ``data`` made from its real images: ``with_source(data)``."""
-        return self.with_source(data)
+        return self.with_source(_required(data))
 
     @torch.no_grad()
     def sample(
