@@ -85,6 +85,7 @@ def generate(
     grid: str | Path | None = None,
     device: str = "cpu",
     model_class: type[GANModule] | None = None,
+    source: object | None = None,  # labelled real images, for a family made from them (DAGAN)
 ) -> Path:
     """Write ``n_per_class`` images of every class from ``checkpoint`` to ``output``.
 
@@ -92,6 +93,8 @@ def generate(
     int64 (N,) or None}``; any other path becomes an image folder with one sub-folder per class
     (``unlabelled/`` for unconditional models). ``grid`` also writes the fixed-noise sample grid.
     ``model_class`` loads a checkpoint of a class of your own (see :func:`ganaug.load_gan`).
+    The images come from ``model.bind(source)``: a label-conditioned GAN ignores ``source``; a
+    DAGAN makes every class from ``source``'s real images of it.
     """
     from PIL import Image
 
@@ -99,14 +102,15 @@ def generate(
 
     model = load_gan(checkpoint, map_location=device, model_class=model_class)
     rng = torch.Generator(device=device).manual_seed(seed)
-    images, labels = model.generate(n_per_class, rng, batch_size=batch_size)
+    sampler = model.bind(source)
+    images, labels = sampler.generate(n_per_class, rng, batch_size=batch_size)
     output = Path(output)
 
     if output.suffix == ".pt":
         output.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"images": images, "labels": labels}, output)
     else:
-        classes = range(model.num_classes) if labels is not None else [None]
+        classes = range(sampler.num_classes) if labels is not None else [None]
         for c in classes:
             batch = images if c is None else images[labels == c]
             folder = output / ("unlabelled" if c is None else f"{c}")
@@ -128,11 +132,26 @@ def _generate_main(argv: list[str]) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--grid", default=None, help="also write the fixed-noise grid PNG here")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--source-dataset", default=None,
+                        help="real images a DAGAN makes its images from: a registered dataset")
+    parser.add_argument("--root", default="data", help="the source dataset's folder")
+    parser.add_argument("--source-n-per-class", type=int, default=None,
+                        help="the few-shot training subset of the source (None = all images)")
+    parser.add_argument("--data-seed", type=int, default=0, help="the datamodule seed of training")
     _add_model_class_argument(parser)
     a = parser.parse_args(argv)
+    model_class = _import_model_class(a.model_class)
+    source = None
+    if a.source_dataset is not None:
+        hp = load_gan(a.checkpoint, model_class=model_class).hparams
+        data = ImageDataModule(a.source_dataset, a.root, image_size=hp.image_size,
+                               channels=hp.channels, n_per_class=a.source_n_per_class,
+                               seed=a.data_seed, drop_last=False)
+        data.setup("generate")
+        source = data.train_dataset
     out = generate(a.checkpoint, a.output, n_per_class=a.n_per_class, seed=a.seed,
                    batch_size=a.batch_size, grid=a.grid, device=a.device,
-                   model_class=_import_model_class(a.model_class))
+                   model_class=model_class, source=source)
     print(f"wrote {out}" + (f" and {a.grid}" if a.grid else ""))
 
 

@@ -9,7 +9,9 @@ import torchvision.datasets
 from PIL import Image
 
 from fake_datasets import write_fake_cifar10
+from conftest import make_trainer
 from ganaug.cli import generate, load_gan, main
+from ganaug.data import ImageDataModule
 from ganaug.modules import ConditionalGAN, GAN
 
 CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
@@ -85,3 +87,29 @@ def test_unknown_command(capsys):
         main(["train"])
     assert exit_info.value.code == 2
     assert "usage: ganaug" in capsys.readouterr().err
+
+
+def test_generate_draws_a_dagan_from_a_source_dataset(tmp_path, monkeypatch):
+    from ganaug.data.pairs import PairedImageDataModule
+    from ganaug.modules import DAGAN
+
+    model = DAGAN(latent_dim=8, g_width=4, d_width=4, grid_size=4, sample_every_n_epochs=0,
+                  d_steps=1, seed=3)
+    trainer = make_trainer(tmp_path, max_steps=2)
+    trainer.fit(model, PairedImageDataModule("digits", image_size=28, n_per_class=4,
+                                             test_per_class=2, batch_size=8))
+    trainer.save_checkpoint(tmp_path / "dagan.ckpt")
+    main(["generate", str(tmp_path / "dagan.ckpt"), str(tmp_path / "bank.pt"), "--n-per-class",
+          "2", "--source-dataset", "digits", "--source-n-per-class", "4"])
+    bank = torch.load(tmp_path / "bank.pt")
+
+    source = ImageDataModule("digits", image_size=28, n_per_class=4, drop_last=False)
+    source.setup()
+    expected, labels = model.eval().bind(source.train_dataset).generate(
+        2, torch.Generator().manual_seed(0))
+    assert bank["labels"].tolist() == labels.tolist() == [c for c in range(10) for _ in range(2)]
+    torch.testing.assert_close(bank["images"], expected)
+
+    monkeypatch.setenv("GANAUG_DEBUG", "1")  # the exception itself, not the one-line message
+    with pytest.raises(ValueError, match="a DAGAN makes images from real ones"):
+        main(["generate", str(tmp_path / "dagan.ckpt"), str(tmp_path / "none.pt")])
