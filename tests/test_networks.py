@@ -103,3 +103,12 @@ def test_auxiliary_classifier_is_a_linear_map_of_the_pooled_features():
         DCGANDiscriminator(num_classes=4, image_size=28, width=8)(x, y, with_class_logits=True)
     with pytest.raises(ValueError, match="num_classes >= 2"):
         DCGANDiscriminator(num_classes=0, image_size=28, width=8, auxiliary_classifier=True)
+
+
+def test_generator_label_embedding_starts_as_loud_as_the_noise():
+    """The concatenated label embedding is initialised N(0, 1), like z; the other weights keep
+    DCGAN's N(0, 0.02)."""
+    torch.manual_seed(0)
+    g = DCGANGenerator(latent_dim=64, num_classes=10, image_size=28, width=16)
+    assert abs(g.embed.weight.std().item() - 1.0) < 0.05
+    assert abs(g.stem[0].weight.std().item() - 0.02) < 0.002

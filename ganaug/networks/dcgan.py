@@ -108,6 +108,11 @@ class DCGANGenerator(nn.Module):
         self.norms = nn.ModuleList(norm(c) for c in widths)  # after the stem and each upsample
         self.to_image = nn.Sequential(nn.Conv2d(widths[-1], channels, 3, padding=1), nn.Tanh())
         init_dcgan_weights(self)
+        if self.embed is not None:
+            # The label starts as loud as the noise. At DCGAN's N(0, 0.02) it is 1/50 of z, and
+            # with 50 images per class the generator drew the class it was asked for only after
+            # about 1,500 iterations (docs/synthetic-data.md, "What was tried").
+            nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
