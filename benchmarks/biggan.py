@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ganaug.augment import DiffAugment
 from ganaug.modules import BigGAN
-from ganaug.modules.base import update_ema
+from ganaug.modules.ema import update_ema
 from ganaug.networks import BigGANDiscriminator, BigGANGenerator
 from ganaug.seeding import step_seed
 

@@ -6,7 +6,7 @@ images hurt monotonically and blamed the lack of diversity. The controls here ac
 synthetic images is drawn from a trained generator; one more (the mode-seeking term of MSGAN) acts
 during GAN training (``GANModule(mode_seeking_weight=...)``).
 
-- **truncation / temperature** of the latent: :func:`ganaug.modules.base.latent_noise`;
+- **truncation / temperature** of the latent: :func:`ganaug.modules.noise.latent_noise`;
 - **classifier filter**: drop samples that a classifier trained on the real subset assigns to
   another class, and optionally the over-confident "easy" ones (:func:`classifier_filter`);
 - **coverage selection**: draw a pool ``pool_factor`` times larger than needed and keep a subset

@@ -12,7 +12,7 @@ from torch import nn
 
 from ganaug.diversity import DiversityControl, classifier_filter, draw_class_bank, k_center_greedy
 from ganaug.modules import ConditionalGAN
-from ganaug.modules.base import latent_noise
+from ganaug.modules.noise import latent_noise
 
 # ---------------------------------------------------------------------------------------------
 # latent truncation and temperature

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from ganaug.data import LabelledImages
 from ganaug.modules import GAN, CheckpointMismatchError, ConditionalGAN, SampleGrids
-from ganaug.modules.base import update_ema
+from ganaug.modules.ema import update_ema
 
 TINY = dict(latent_dim=8, g_width=4, d_width=4, image_size=28, channels=1, grid_size=4)
 

@@ -49,56 +49,17 @@ from ganaug.modules.checkpoint import (
     read_checkpoint,
     resolve_checkpoint_class,
 )
+from ganaug.modules.ema import average_buffers, update_ema
 from ganaug.modules.grids import SampleGrids
+from ganaug.modules.noise import latent_noise
 from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
 
-__all__ = ["CheckpointMismatchError", "GANModule", "latent_noise", "update_ema"]
+__all__ = ["CheckpointMismatchError", "GANModule"]
 
 _CHECKPOINT_KEY = "ganaug"
 _INIT_STREAM = 0x1417  # keeps the initialisation's draws apart from the step noise of one seed
-
-
-def latent_noise(
-    n: int,
-    dim: int,
-    *,
-    generator: torch.Generator | None = None,
-    device: torch.device | str | None = None,
-    truncation: float | None = None,  # redraw entries with |z| > truncation; None = plain normal
-    temperature: float = 1.0,  # scale of the returned noise
-) -> Tensor:
-    """Standard normal noise (n, dim), optionally truncated and scaled.
-
-    Truncation redraws every entry outside ``[-truncation, truncation]`` until none is left,
-    which samples the normal distribution conditioned on ``|z| <= truncation`` exactly.
-    """
-    if truncation is not None and not truncation > 0:
-        raise ValueError(f"truncation must be > 0 or None, got {truncation}")
-    if not (temperature > 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a positive number, got {temperature}")
-    z = torch.randn(n, dim, generator=generator, device=device)
-    if truncation is not None:
-        outside = z.abs() > truncation
-        while bool(outside.any()):
-            redrawn = torch.randn(int(outside.sum()), generator=generator, device=z.device)
-            z[outside] = redrawn
-            outside = z.abs() > truncation
-    return z * temperature if temperature != 1.0 else z
-
-
-@torch.no_grad()
-def update_ema(ema: nn.Module, live: nn.Module, decay: float) -> None:
-    """``ema = decay * ema + (1 - decay) * live`` for parameters; buffers are copied."""
-    ema_params = [p for p in ema.parameters()]
-    live_params = [p.detach() for p in live.parameters()]
-    if decay == 0.0:
-        torch._foreach_copy_(ema_params, live_params)
-    else:
-        torch._foreach_lerp_(ema_params, live_params, 1.0 - decay)
-    for ema_buffer, live_buffer in zip(ema.buffers(), live.buffers()):
-        ema_buffer.copy_(live_buffer)
 
 
 class GANModule(L.LightningModule):
@@ -644,15 +605,7 @@ class GANModule(L.LightningModule):
         Each process updates the live generator's statistics on its own batches, so without this
         every rank would sample with different statistics and a checkpoint would hold rank 0's.
         """
-        if self.trainer.world_size < 2 or not torch.distributed.is_initialized():
-            return
-        buffers = [b for b in self.generator_ema.buffers() if b.is_floating_point()]
-        if buffers:
-            flat = torch.cat([b.flatten() for b in buffers])
-            torch.distributed.all_reduce(flat)
-            flat /= self.trainer.world_size
-            parts = flat.split([b.numel() for b in buffers])
-            torch._foreach_copy_(buffers, [part.view_as(b) for part, b in zip(parts, buffers)])
+        average_buffers(self.generator_ema, self.trainer.world_size)
 
     def _seed_step_rng(self) -> None:
         if self._rng is None or self._rng.device != self.device:

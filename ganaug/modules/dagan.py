@@ -44,7 +44,8 @@ from ganaug.augment import AugmentParameters
 from ganaug.data.labelled import LabelledImages
 from ganaug.images import check_images, from_uint8, image_grid
 from ganaug.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
-from ganaug.modules.base import GANModule, latent_noise
+from ganaug.modules.base import GANModule
+from ganaug.modules.noise import latent_noise
 from ganaug.modules.checkpoint import register_gan
 from ganaug.modules.pairing import pair_within_batch
 from ganaug.networks.dagan import DAGANDiscriminator, DAGANGenerator
