@@ -82,6 +82,13 @@ def test_ray_gives_the_results_of_the_sequential_executor(cluster, sequential, t
         assert (tmp_path / name).read_text() == (sequential / name).read_text(), name
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == \
         sorted(p.name for p in (sequential / "runs").iterdir())
+    # every task timed in its worker, under its phase, as the sequential executor lists them
+    timings = json.loads((tmp_path / "timings.json").read_text())
+    assert timings["executor"] == "RayExecutor"
+    phases = {task["name"]: task["phase"] for task in timings["tasks"]}
+    assert phases == {task.name: task.kind for task in plan_tasks(StudyConfig.from_dict(VALUES))} \
+        | {"outputs": "outputs"}
+    assert all(not task["reused"] and task["seconds"] is not None for task in timings["tasks"])
 
 
 def test_ray_resumes_a_sequential_study(cluster, sequential, tmp_path):
@@ -95,6 +102,11 @@ def test_ray_resumes_a_sequential_study(cluster, sequential, tmp_path):
     assert all(path.is_file() for path in missing)
     assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
     assert (tmp_path / "results.csv").read_text() == (sequential / "results.csv").read_text()
+    # only the two missing runs were done; every other task is listed as reused
+    tasks = json.loads((tmp_path / "timings.json").read_text())["tasks"]
+    assert {task["name"] for task in tasks if not task["reused"]} == \
+        {runs[1].run_id, runs[-1].run_id, "outputs"}
+    assert len(tasks) == len(plan_tasks(StudyConfig.from_dict(VALUES))) + 1
 
 
 def test_a_failing_task_is_named_the_others_finish_and_the_sequential_executor_resumes(

@@ -18,6 +18,7 @@ retries only what is missing.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import torch
@@ -110,6 +111,9 @@ class _Schedule:
         self.poll_seconds = poll_seconds
         self.tasks = plan_tasks(study.config)
         self.finished = {task.name for task in self.tasks if is_done(study, task)}
+        for task in self.tasks:
+            if task.name in self.finished:  # timings.json: reused from the folder, not timed
+                study.timings.reused(task.name, task.kind, arm=_arm(task))
         self.failures: dict[str, str] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.in_flight: dict[Any, Task] = {}  # object ref -> task
@@ -174,15 +178,21 @@ class _Schedule:
     def _collect(self, ref: Any, bar: tqdm) -> None:
         task = self.in_flight.pop(ref)
         try:
-            result = self.ray.get(ref)
+            result, seconds = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
             self.failures[task.name] = str(error)
             bar.write(f"study: {task.name} failed: {last_line(str(error))}")
             return
         self.finished.add(task.name)
+        self.study.timings.add(task.name, task.kind, seconds, arm=_arm(task))
         if task.kind == "run":
             self.records[task.name] = result
         bar.update(1)
+
+
+def _arm(task: Task) -> str | None:
+    """The arm of a run task (None for the other kinds), as timings.json lists it."""
+    return task.run.arm if task.run is not None else None
 
 
 def task_config(config: dict[str, Any], gpus: float) -> dict[str, Any]:
@@ -213,10 +223,13 @@ def _tracker() -> type:
 
 
 def _perform_in_worker(config: dict[str, Any], out: str, task: Task, threads: int,
-                       tracker: Any) -> dict[str, Any] | None:
-    """One task in a Ray worker: rebuilt from the configuration and the study folder alone."""
+                       tracker: Any) -> tuple[dict[str, Any] | None, float]:
+    """One task in a Ray worker: rebuilt from the configuration and the study folder alone.
+    Returns what :func:`perform` returns and the task's wall seconds in the worker (with the
+    reading of the files it needs)."""
     tracker.started.remote(task.name)
     torch.set_num_threads(threads)  # as many as the CPUs it reserved, in a reused worker too
     quiet_lightning()
     study = Study(StudyConfig.from_dict(config), out, progress=False)
-    return perform(study, task)
+    started = time.perf_counter()
+    return perform(study, task), time.perf_counter() - started

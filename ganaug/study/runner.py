@@ -51,6 +51,7 @@ from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
 from ganaug.study.plan import Run, plan_runs
 from ganaug.study.report import summarize, write_results
+from ganaug.study.timings import TaskTimings
 
 if TYPE_CHECKING:
     from ganaug.study.executors import Executor
@@ -79,6 +80,7 @@ class Study:
         self._judge: ClassifierModule | None = None
         self._banks: dict[tuple[str, int], LabelledImages] = {}
         self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
+        self.timings = TaskTimings()  # the seconds of every task done here (timings.json)
 
     def _check_folder(self) -> None:
         """Stop when the folder holds runs of other settings (see :func:`setting_differences`)."""
@@ -132,8 +134,10 @@ class Study:
             checkpoint = self.out / name / "gan.ckpt"
             if checkpoint.is_file():
                 model = load_gan(checkpoint)
+                self.timings.reused(name, "gan")
             else:
-                model = self._train_gan(options, checkpoint)
+                with self.timings.timing(name, "gan"):  # training and snapshot selection
+                    model = self._train_gan(options, checkpoint)
             write_png(model.sample_grid(), self.out / f"samples-{name}.png")
         self._gans[key] = model.eval()
         return model
@@ -199,14 +203,19 @@ class Study:
             c = self.config
             model = self._classifier(classifier, seed, c.classic_augment)
             path = self._teacher_path(classifier, seed)
+            name = f"teacher-{classifier}-seed{seed}"  # as in ganaug.study.tasks
             if path.is_file():
                 model.load_state_dict(torch.load(path, weights_only=True))
+                if Run("classic", classifier, seed) not in plan_runs(c):  # else that run's file
+                    self.timings.reused(name, "teacher")
             else:
-                _, max_steps = c.training(classifier)
-                real = self.real_data()
-                self._trainer(max_steps).fit(model, SyntheticBlendDataModule(real, None, seed=seed))
-                path.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(model.state_dict(), path)
+                with self.timings.timing(name, "teacher"):
+                    _, max_steps = c.training(classifier)
+                    real = self.real_data()
+                    self._trainer(max_steps).fit(model,
+                                                 SyntheticBlendDataModule(real, None, seed=seed))
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    torch.save(model.state_dict(), path)
             self._teachers[key] = model.eval()
         return self._teachers[key]
 
@@ -228,42 +237,52 @@ class Study:
             path = self.out / "judge.pt"
             if path.is_file():
                 model.load_state_dict(torch.load(path, weights_only=True))
+                self.timings.reused("judge", "judge")
             else:
-                real = self.real_data()
-                real.setup()
-                order = EpochSeededRandomSampler(len(real.val_dataset), seed=seed)
-                trainer = self._trainer(c.training(c.classifiers[0])[1])
-                trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size,
-                                              sampler=order))
-                trainer.test(model, real.test_dataloader(), verbose=False)
-                metrics = model.test_metrics()
-                torch.save(model.state_dict(), path)
-                (self.out / "judge.json").write_text(json.dumps(
-                    {"trained_on": f"{c.judge_per_class} held-out real images per class",
-                     "architecture": c.classifiers[0], "seed": seed,
-                     "test_accuracy": metrics["test_acc"],
-                     "test_accuracy_per_class": [metrics[f"test_acc_class{k}"]
-                                                 for k in range(real.num_classes)]}, indent=2))
+                with self.timings.timing("judge", "judge"):
+                    self._train_judge(model, seed, path)
             self._judge = model.eval()
         return self._judge
+
+    def _train_judge(self, model: ClassifierModule, seed: int, path: Path) -> None:
+        """Train the judge on the validation split, save it to ``path`` and its test accuracy
+        to ``judge.json``."""
+        c = self.config
+        real = self.real_data()
+        real.setup()
+        order = EpochSeededRandomSampler(len(real.val_dataset), seed=seed)
+        trainer = self._trainer(c.training(c.classifiers[0])[1])
+        trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size, sampler=order))
+        trainer.test(model, real.test_dataloader(), verbose=False)
+        metrics = model.test_metrics()
+        torch.save(model.state_dict(), path)
+        (self.out / "judge.json").write_text(json.dumps(
+            {"trained_on": f"{c.judge_per_class} held-out real images per class",
+             "architecture": c.classifiers[0], "seed": seed,
+             "test_accuracy": metrics["test_acc"],
+             "test_accuracy_per_class": [metrics[f"test_acc_class{k}"]
+                                         for k in range(real.num_classes)]}, indent=2))
 
     def bank(self, variant: Variant, seed: int, needed: list[int]) -> LabelledImages:
         """Synthetic images of ``variant`` for ``seed``: enough per class for the largest ratio."""
         key = (variant.name, seed)
         if key not in self._banks:
             path = self.out / "banks" / f"{variant.name}-seed{seed}.pt"
+            name = f"bank-{variant.name}-seed{seed}"  # as in ganaug.study.tasks
             if path.is_file():
                 bank = load_bank(path)
+                self.timings.reused(name, "bank")
             else:
-                control = variant.diversity()
-                referee = self.referee() if control.needs_referee or control.selection == "kcenter" \
-                    else None
-                real = self.real_data()
-                real.setup()
-                sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
-                bank = generate_bank(sampler, needed, control=control, referee=referee,
-                                     seed=seed, progress=False)
-                save_bank(bank, path, meta={"variant": variant.name, "seed": seed})
+                with self.timings.timing(name, "bank"):  # less the GAN and referee it trains
+                    control = variant.diversity()
+                    referee = self.referee() \
+                        if control.needs_referee or control.selection == "kcenter" else None
+                    real = self.real_data()
+                    real.setup()
+                    sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
+                    bank = generate_bank(sampler, needed, control=control, referee=referee,
+                                         seed=seed, progress=False)
+                    save_bank(bank, path, meta={"variant": variant.name, "seed": seed})
             self._banks[key] = bank
         return self._banks[key]
 
@@ -278,21 +297,29 @@ class Study:
             elif path.is_file():
                 verdict = json.loads(path.read_text())
             else:
-                verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
-                                            num_classes=bank.num_classes).to_dict()
-                path.write_text(json.dumps(verdict, indent=2))
+                with self.timings.timing(f"bank-{variant.name}-seed{seed}", "bank"):
+                    verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
+                                                num_classes=bank.num_classes).to_dict()
+                    path.write_text(json.dumps(verdict, indent=2))
             self._faithfulness[key] = verdict
         return self._faithfulness[key]
 
     # one run
 
     def run(self, run: Run) -> dict[str, Any]:
-        c = self.config
+        """Train and test ``run`` (or read its record from the folder); returns its record."""
         record_path = self.out / "runs" / f"{run.run_id}.json"
         if record_path.is_file():
             record = _read_record(record_path)
             if record is not None:
+                self.timings.reused(run.run_id, "run", arm=run.arm)
                 return record
+        # the run's own seconds: less the bank, GAN, judge or teacher it makes on the way
+        with self.timings.timing(run.run_id, "run", arm=run.arm):
+            return self._train_run(run, record_path)
+
+    def _train_run(self, run: Run, record_path: Path) -> dict[str, Any]:
+        c = self.config
         started = time.perf_counter()
         real = self.real_data()
         verdict: dict[str, Any] = {}
@@ -396,6 +423,11 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     :class:`~ganaug.study.ray_executor.RayExecutor` spreads it over a Ray cluster."""
     study = Study(config, out, progress=progress, loggers=loggers)
     records = study.run_all() if executor is None else executor.execute(study)
-    rows = summarize(records)
-    write_results(records, rows, study.out)
+    with study.timings.timing("outputs", "outputs"):
+        rows = summarize(records)
+        write_results(records, rows, study.out)
+    # apart from the results: wall times differ from one invocation to the next
+    study.timings.write(study.out / "timings.json",
+                        executor=type(executor).__name__ if executor else "SequentialExecutor",
+                        threads=torch.get_num_threads())
     return rows
