@@ -29,9 +29,9 @@ def test_network_shapes(size, channels):
     g = DAGANGenerator(channels=channels, image_size=size, latent_dim=8, width=4)
     d = DAGANDiscriminator(channels=channels, image_size=size, width=4)
     x = torch.rand(3, channels, size, size) * 2 - 1
-    out = g(x, torch.randn(3, 8))
+    out = g(torch.randn(3, 8), x)  # G(z, c), the condition c the real image
     assert out.shape == x.shape and out.abs().max() <= 1
-    assert d(x, out).shape == (3,)
+    assert d(out, x).shape == (3,)
 
 
 def test_networks_refuse_bad_shapes():
@@ -40,22 +40,22 @@ def test_networks_refuse_bad_shapes():
     g, d = DAGANGenerator(latent_dim=8, width=4), DAGANDiscriminator(width=4)
     x = torch.zeros(2, 1, 28, 28)
     with pytest.raises(ValueError, match="z of shape"):
-        g(x, torch.zeros(3, 8))
-    with pytest.raises(ValueError, match="images x"):
-        g(torch.zeros(2, 3, 28, 28), torch.zeros(2, 8))
-    with pytest.raises(ValueError, match="images other"):
-        d(x, torch.zeros(2, 1, 32, 32))
+        g(torch.zeros(3, 8), x)
+    with pytest.raises(ValueError, match="condition images c"):
+        g(torch.zeros(2, 8), torch.zeros(2, 3, 28, 28))
+    with pytest.raises(ValueError, match="expected images of shape"):
+        d(torch.zeros(2, 1, 32, 32), x)
 
 
 def test_generator_output_for_one_image_depends_on_that_image_only():
     torch.manual_seed(0)
     g = DAGANGenerator(latent_dim=8, width=4).eval()
     x, z = torch.rand(4, 1, 28, 28) * 2 - 1, torch.randn(1, 8).expand(4, 8)
-    out = g(x, z)
+    out = g(z, x)
     assert torch.cdist(out.flatten(1), out.flatten(1))[~torch.eye(4, dtype=torch.bool)].min() > 0.1
     changed = x.clone()
     changed[2] = -changed[2]
-    new = g(changed, z)
+    new = g(z, changed)
     assert (new[2] - out[2]).abs().max() > 0.01
     assert torch.equal(new[[0, 1, 3]], out[[0, 1, 3]])
 
@@ -66,7 +66,7 @@ def test_generator_output_for_one_image_depends_on_that_image_only():
 class Recorder(nn.Module):
     """A stand-in discriminator that keeps the augmented pair and returns zeros."""
 
-    def forward(self, x, other):
+    def forward(self, other, x):
         self.seen = (x.detach().clone(), other.detach().clone())
         return (x * 0).flatten(1).sum(1) + (other * 0).flatten(1).sum(1)
 
@@ -122,7 +122,7 @@ class BilinearCritic(nn.Module):
         self.a = nn.Parameter(torch.randn(784) / 28)
         self.b = nn.Parameter(torch.randn(784) / 20)
 
-    def forward(self, x, other):
+    def forward(self, other, x):
         return (x.flatten(1) @ self.a) * (other.flatten(1) @ self.b)
 
 
@@ -243,7 +243,7 @@ def test_fit_without_pair_batches_fails_clearly(trainer_factory):
 class Copy(nn.Module):
     """A stand-in generator returning its input image: shows which source each output used."""
 
-    def forward(self, x, z):
+    def forward(self, z, x):
         return x + 0 * z.sum(1).view(-1, 1, 1, 1)
 
 

@@ -117,11 +117,10 @@ class DAGAN(GANModule):
         return DAGANDiscriminator(channels=hp.channels, image_size=hp.image_size,
                                   width=hp.d_width, spectral_norm=hp.d_spectral_norm)
 
-    def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
-        """Images from the EMA generator for real images ``x`` and noise ``z`` (None = drawn)."""
-        if z is None:
-            z = torch.randn(x.shape[0], self.hparams.latent_dim, device=x.device)
-        return self.generator_ema(x, z)
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        """Images from the EMA generator for noise ``z`` and real images ``c`` (``G(z, c)``, as
+        every GAN module)."""
+        return self.generator_ema(z, c)
 
     # what a step sees
 
@@ -146,7 +145,7 @@ class DAGAN(GANModule):
             x, other = augment.apply(torch.cat([x, images]), _twice(params)).chunk(2)
         else:
             x, other = augment(x, generator=rng), augment(images, generator=rng)
-        return self.discriminator(x, other)
+        return self.discriminator(other, x)
 
     def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """D's losses: real pairs ``(x, x')`` of one class against ``(x, G(x, z))``."""
@@ -155,7 +154,7 @@ class DAGAN(GANModule):
         partner = pair_within_batch(labels, self.step_rng, allow_self=hp.self_pairs)
         other = real[partner]
         with torch.no_grad():
-            fake = self.generator(real, self.draw_noise(n))
+            fake = self.generator(self.draw_noise(n), real)
         if hp.r1_gamma > 0:
             other = other.detach().requires_grad_(True)
         logits = self.discriminate(torch.cat([other, fake]), torch.cat([real, real]))
@@ -185,13 +184,13 @@ class DAGAN(GANModule):
         n = real.shape[0]
         weight = self.hparams.mode_seeking_weight
         if weight == 0:
-            fake = self.generator(real, self.draw_noise(n))
+            fake = self.generator(self.draw_noise(n), real)
             adversarial = self.adversarial_loss.generator(self.discriminate(fake, real))
             return {"adversarial": adversarial, "loss": adversarial}
 
         z1, z2 = self.draw_noise(n), self.draw_noise(n)
         twice = torch.cat([real, real])
-        fake = self.generator(twice, torch.cat([z1, z2]))
+        fake = self.generator(torch.cat([z1, z2]), twice)
         adversarial = self.adversarial_loss.generator(self.discriminate(fake, twice))
         mode_seeking = mode_seeking_penalty(*fake.split(n), z1, z2)
         return {"adversarial": adversarial, "mode_seeking": mode_seeking,
@@ -270,7 +269,7 @@ class DAGAN(GANModule):
         noise_device = generator.device if generator is not None else self.device
         noise = latent_noise(len(sources), self.hparams.latent_dim, generator=generator,
                              device=noise_device, truncation=truncation, temperature=temperature)
-        images = [self.generator_ema(chunk.to(self.device), z.to(self.device))
+        images = [self.generator_ema(z.to(self.device), chunk.to(self.device))
                   for chunk, z in zip(sources.split(batch_size), noise.split(batch_size))]
         if not images:
             return torch.empty(0, *sources.shape[1:], device=self.device)
@@ -285,7 +284,7 @@ class DAGAN(GANModule):
         z = self.fixed_z[: k * per_source]
         sources = self.fixed_sources.repeat_interleave(per_source, dim=0)
         with torch.no_grad():
-            made = self.generator_ema(sources, z).view(k, per_source, *sources.shape[1:])
+            made = self.generator_ema(z, sources).view(k, per_source, *sources.shape[1:])
         rows = torch.cat([self.fixed_sources.unsqueeze(1), made], 1)  # (k, 1 + per_source, ...)
         return image_grid(rows.flatten(0, 1), nrow=1 + per_source)
 

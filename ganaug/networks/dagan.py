@@ -10,6 +10,10 @@ judges a *pair* ``(x, x')`` concatenated along channels, real when ``x'`` is ano
 ``x``'s class and fake when ``x' = G(x, z)``. A copy of ``x`` is therefore an easy fake, which
 pushes the generator towards new images rather than the identity.
 
+Both networks take their condition last, as every ganaug network does (``G(z, c)``,
+``D(images, c)``): here ``c`` is the real image ``x``, so the generator is called
+``G(z, x)`` and the discriminator ``D(x', x)``.
+
 The published networks (a UResNet generator and a DenseNet discriminator with dropout and layer
 norm) are larger; these keep the shape of the method at the sizes of the DCGAN networks in
 ``ganaug.networks.dcgan``: pre-activation residual blocks (He et al. 2016), batch norm in the
@@ -107,8 +111,8 @@ class NoisePlanes(nn.Module):
 
 
 class DAGANGenerator(nn.Module):
-    """Maps an image ``x`` (N, C, H, W) in [-1, 1] and noise ``z`` (N, latent_dim) to images of
-    the same shape in [-1, 1]: new variants of each input image.
+    """Maps noise ``z`` (N, latent_dim) and a condition image ``c`` (N, C, H, W) in [-1, 1] to
+    images of the same shape in [-1, 1]: new variants of each condition image.
     """
 
     def __init__(
@@ -147,8 +151,9 @@ class DAGANGenerator(nn.Module):
         self.to_image = nn.Sequential(nn.BatchNorm2d(widths[0]), nn.ReLU(),
                                       nn.Conv2d(widths[0], channels, 3, padding=1), nn.Tanh())
 
-    def forward(self, x: Tensor, z: Tensor) -> Tensor:
-        _check_images(x, self.channels, self.image_size, "images x")
+    def forward(self, z: Tensor, c: Tensor) -> Tensor:
+        x = c
+        _check_images(x, self.channels, self.image_size, "condition images c")
         if z.ndim != 2 or z.shape != (x.shape[0], self.latent_dim):
             raise ValueError(f"expected z of shape ({x.shape[0]}, {self.latent_dim}), "
                              f"got {tuple(z.shape)}")
@@ -169,8 +174,8 @@ class DAGANGenerator(nn.Module):
 
 
 class DAGANDiscriminator(nn.Module):
-    """Maps a pair of images ``x``, ``other`` (N, C, H, W) each to logits (N,): is ``other`` a
-    real image of ``x``'s class (high) or generated from ``x`` (low)?
+    """Maps images ``other`` and their condition images ``c`` = ``x`` (N, C, H, W) each to logits
+    (N,): is ``other`` a real image of ``x``'s class (high) or generated from ``x`` (low)?
     """
 
     def __init__(
@@ -196,9 +201,10 @@ class DAGANDiscriminator(nn.Module):
         ])
         self.head = sn_linear(widths[-1], 1) if spectral_norm else nn.Linear(widths[-1], 1)
 
-    def forward(self, x: Tensor, other: Tensor) -> Tensor:
-        _check_images(x, self.channels, self.image_size, "images x")
-        _check_images(other, self.channels, self.image_size, "images other")
+    def forward(self, images: Tensor, c: Tensor) -> Tensor:
+        x, other = c, images
+        _check_images(x, self.channels, self.image_size, "condition images c")
+        _check_images(other, self.channels, self.image_size, "images")
         h = self.blocks(self.stem(torch.cat([x, other], 1)))
         features = F.leaky_relu(h, 0.2).sum(dim=(2, 3))  # (N, C) global sum pooling
         return self.head(features).squeeze(1)
