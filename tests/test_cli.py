@@ -113,3 +113,18 @@ def test_generate_draws_a_dagan_from_a_source_dataset(tmp_path, monkeypatch):
     monkeypatch.setenv("GANAUG_DEBUG", "1")  # the exception itself, not the one-line message
     with pytest.raises(ValueError, match="a DAGAN makes images from real ones"):
         main(["generate", str(tmp_path / "dagan.ckpt"), str(tmp_path / "none.pt")])
+
+
+def test_a_16x16_dataset_trains_from_a_config_file_alone(tmp_path):
+    # the digits config builds 16x16 DCGAN networks from its architecture row: no Python
+    main(["fit", "--config", str(CONFIGS[0].parent / "cgan_digits16.yaml"), *SMALL,
+          "--trainer.max_steps", "3", "--trainer.default_root_dir", str(tmp_path),
+          "--trainer.enable_progress_bar", "false"])
+    (path,) = tmp_path.rglob("checkpoints/last.ckpt")
+    model = load_gan(path)
+    assert isinstance(model, ConditionalGAN) and model.iteration > 0
+    assert tuple(model.hparams.architecture[1]) == (4, 2, 1)
+    images = model.sample(4, [0, 1, 2, 3], torch.Generator().manual_seed(0))
+    assert images.shape == (4, 1, 16, 16) and images.min() >= -1 and images.max() <= 1
+    bank = torch.load(generate(path, tmp_path / "bank.pt", n_per_class=2))
+    assert bank["images"].shape == (20, 1, 16, 16)

@@ -50,6 +50,10 @@ class BigGAN(GANModule):
         num_classes: int = 10,  # number of classes (linked from the datamodule); 0 = unconditional
         g_width: int = 64,  # generator channel multiplier (BigGAN's G_ch)
         d_width: int = 64,  # discriminator channel multiplier (BigGAN's D_ch)
+        g_architecture: tuple[int, ...] | None = None,  # G widths from the 4x4 map to the last
+        # block, as multiples of g_width; None = the BIGGAN_G_ARCHITECTURES row of image_size
+        d_architecture: tuple[tuple[int, bool], ...] | None = None,  # D (width, downsample) per
+        # block; None = the BIGGAN_D_ARCHITECTURES row of image_size
         shared_embedding: bool = False,  # G: one shared class embedding for every batch norm
         shared_dim: int = 0,  # G: size of the shared embedding; 0 = latent_dim
         hierarchical: bool = False,  # G: hierarchical latents (z split across the blocks)
@@ -61,7 +65,7 @@ class BigGAN(GANModule):
         compile_networks: bool = False,  # torch.compile the generator and the discriminator
         latent_dim: int = 128,  # size of z
         channels: int = 3,  # image channels
-        image_size: int = 32,  # 32, 64 or 128
+        image_size: int = 32,  # 32, 64 or 128 (others with g_architecture and d_architecture)
         loss: str = "hinge",  # adversarial loss
         d_steps: int = 4,  # discriminator steps (batches) per generator step
         lr_g: float = 2e-4,  # Adam learning rate of G
@@ -98,7 +102,8 @@ class BigGAN(GANModule):
         hp = self.hparams
         return BigGANGenerator(
             latent_dim=hp.latent_dim, num_classes=self.num_classes, channels=hp.channels,
-            image_size=hp.image_size, width=hp.g_width, shared_embedding=hp.shared_embedding,
+            image_size=hp.image_size, width=hp.g_width, architecture=hp.g_architecture,
+            shared_embedding=hp.shared_embedding,
             shared_dim=hp.shared_dim, hierarchical=hp.hierarchical, attention=hp.g_attention,
             init_std=hp.init_std,
         )
@@ -107,7 +112,7 @@ class BigGAN(GANModule):
         hp = self.hparams
         return BigGANDiscriminator(
             num_classes=self.num_classes, channels=hp.channels, image_size=hp.image_size,
-            width=hp.d_width, attention=hp.d_attention, init_std=hp.init_std,
+            width=hp.d_width, architecture=hp.d_architecture, attention=hp.d_attention, init_std=hp.init_std,
         )
 
     def setup(self, stage: str) -> None:

@@ -32,6 +32,8 @@ class ConditionalGAN(GANModule):
         num_classes: int = 10,  # number of classes (linked from the datamodule by the CLI)
         g_width: int = 32,  # channels of the generator's last feature map
         d_width: int = 32,  # channels of the discriminator's first feature map
+        architecture: tuple[int, tuple[int, ...]] | None = None,  # both networks' width table
+        # row, (start size, multipliers), e.g. [4, [4, 2, 1]] for 16x16; None = ARCHITECTURES'
         conditioning: Literal["projection", "onehot"] = "projection",  # how D sees the label
         g_conditioning: Literal["concat", "cbn"] = "concat",  # how G sees it: embedding + z, or
         # class-conditional batch norm in every layer
@@ -49,12 +51,12 @@ class ConditionalGAN(GANModule):
         hp = self.hparams
         return DCGANGenerator(latent_dim=hp.latent_dim, num_classes=hp.num_classes,
                               channels=hp.channels, image_size=hp.image_size, width=hp.g_width,
-                              conditioning=hp.g_conditioning)
+                              architecture=hp.architecture, conditioning=hp.g_conditioning)
 
     def build_discriminator(self) -> nn.Module:
         hp = self.hparams
         return DCGANDiscriminator(num_classes=hp.num_classes, channels=hp.channels,
                                   image_size=hp.image_size, width=hp.d_width,
-                                  conditioning=hp.conditioning,
+                                  architecture=hp.architecture, conditioning=hp.conditioning,
                                   auxiliary_classifier=hp.class_loss_weight > 0,
                                   auxiliary_classes=hp.num_classes * (2 if hp.class_loss == "adc" else 1))

@@ -76,6 +76,8 @@ class DAGAN(GANModule):
         num_classes: int = 0,  # ignored: accepted so that one config can link any module to data
         g_width: int = 32,  # generator channels at full resolution
         d_width: int = 32,  # discriminator channels at full resolution
+        architecture: tuple[int, ...] | None = None,  # both networks' width multipliers per
+        # level, e.g. [1, 2, 4] for 16x16; None = the ARCHITECTURES row of image_size
         noise_planes: int = 4,  # noise feature planes concatenated at each coarse G level
         d_spectral_norm: bool = False,  # spectral norm in D (for the hinge loss; WGAN-GP: off)
         pair_augment: PairAugment = "shared",  # DiffAugment draw per pair, or per image
@@ -110,12 +112,14 @@ class DAGAN(GANModule):
         hp = self.hparams
         return DAGANGenerator(channels=hp.channels, image_size=hp.image_size,
                               latent_dim=hp.latent_dim, width=hp.g_width,
+                              architecture=hp.architecture,
                               noise_planes=hp.noise_planes)
 
     def build_discriminator(self) -> nn.Module:
         hp = self.hparams
         return DAGANDiscriminator(channels=hp.channels, image_size=hp.image_size,
-                                  width=hp.d_width, spectral_norm=hp.d_spectral_norm)
+                                  width=hp.d_width, architecture=hp.architecture,
+                                  spectral_norm=hp.d_spectral_norm)
 
     def forward(self, z: Tensor, c: Tensor) -> Tensor:
         """Images from the EMA generator for noise ``z`` and real images ``c`` (``G(z, c)``, as

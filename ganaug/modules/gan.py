@@ -24,6 +24,8 @@ class GAN(GANModule):
         num_classes: int = 0,  # ignored: accepted so that one config can link any module to data
         g_width: int = 32,  # channels of the generator's last feature map
         d_width: int = 32,  # channels of the discriminator's first feature map
+        architecture: tuple[int, tuple[int, ...]] | None = None,  # both networks' width table
+        # row, (start size, multipliers), e.g. [4, [4, 2, 1]] for 16x16; None = ARCHITECTURES'
         **kwargs: Any,  # GANModule options (latent_dim, channels, image_size, loss, ...)
     ) -> None:
         super().__init__(num_classes=0, **kwargs)
@@ -31,8 +33,10 @@ class GAN(GANModule):
     def build_generator(self) -> nn.Module:
         hp = self.hparams
         return DCGANGenerator(latent_dim=hp.latent_dim, channels=hp.channels,
-                              image_size=hp.image_size, width=hp.g_width)
+                              image_size=hp.image_size, width=hp.g_width,
+                              architecture=hp.architecture)
 
     def build_discriminator(self) -> nn.Module:
         hp = self.hparams
-        return DCGANDiscriminator(channels=hp.channels, image_size=hp.image_size, width=hp.d_width)
+        return DCGANDiscriminator(channels=hp.channels, image_size=hp.image_size, width=hp.d_width,
+                                  architecture=hp.architecture)

@@ -18,6 +18,9 @@ vectors in buffers there as here, so both count weights and biases only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -56,9 +59,42 @@ def _check_resolution(image_size: int) -> None:
     if image_size not in BIGGAN_G_ARCHITECTURES:
         raise ValueError(
             f"BigGAN networks exist for image sizes {sorted(BIGGAN_G_ARCHITECTURES)}, got "
-            f"{image_size}; resize the data (ImageDataModule(image_size=...)) or add a row to "
-            "BIGGAN_G_ARCHITECTURES / BIGGAN_D_ARCHITECTURES"
+            f"{image_size}; resize the data (ImageDataModule(image_size=...)) or pass the "
+            "networks their own rows (architecture=, g_architecture / d_architecture in BigGAN)"
         )
+
+
+def generator_table(image_size: int, architecture: Sequence[int] | None) -> tuple[int, ...]:
+    """G's widths for ``image_size``: ``architecture`` when given (checked), else the table's."""
+    if architecture is None:
+        _check_resolution(image_size)
+        return BIGGAN_G_ARCHITECTURES[image_size]
+    table = tuple(int(m) for m in architecture)
+    if len(table) < 2 or min(table) < 1:
+        raise ValueError("a BigGAN generator architecture is the 4x4 map's width then one width "
+                         f"per up-block, each >= 1, got {architecture!r}")
+    if 4 * 2 ** (len(table) - 1) != image_size:
+        raise ValueError(f"generator architecture {architecture!r} makes "
+                         f"{4 * 2 ** (len(table) - 1)}x{4 * 2 ** (len(table) - 1)} images (4x4 "
+                         f"doubled by each of {len(table) - 1} up-blocks), not {image_size}")
+    return table
+
+
+def discriminator_table(image_size: int, architecture: Sequence[Sequence[Any]] | None,
+                        ) -> tuple[tuple[int, bool], ...]:
+    """D's (width, downsample) rows: ``architecture`` when given (checked), else the table's."""
+    if architecture is None:
+        _check_resolution(image_size)
+        return BIGGAN_D_ARCHITECTURES[image_size]
+    try:
+        table = tuple((int(m), bool(down)) for m, down in architecture)
+    except (TypeError, ValueError):
+        raise ValueError("a BigGAN discriminator architecture is one (width, downsample) pair per "
+                         f"down-block, e.g. ((4, True), (4, False)), got {architecture!r}") from None
+    if not table or min(m for m, _ in table) < 1 or image_size % 2 ** sum(d for _, d in table):
+        raise ValueError(f"discriminator architecture {architecture!r} needs at least one block, "
+                         f"widths >= 1 and downsamplings that divide image_size {image_size}")
+    return table
 
 
 def _check_attention(attention: int, resolutions: list[int], network: str) -> None:
@@ -81,6 +117,8 @@ class BigGANGenerator(nn.Module):
         channels: int = 3,  # output image channels
         image_size: int = 32,  # output height = width; a key of BIGGAN_G_ARCHITECTURES
         width: int = 64,  # channel multiplier (BigGAN's G_ch)
+        architecture: Sequence[int] | None = None,  # widths from the 4x4 map to the last block,
+        # as multiples of width; None = the BIGGAN_G_ARCHITECTURES row of image_size
         shared_embedding: bool = False,  # one class embedding feeding every CBN via linear maps
         shared_dim: int = 0,  # size of the shared embedding; 0 = latent_dim
         hierarchical: bool = False,  # split z: one chunk for the stem, one per block's CBN
@@ -90,8 +128,7 @@ class BigGANGenerator(nn.Module):
         sn_eps: float = 1e-8,  # spectral-norm epsilon
     ) -> None:
         super().__init__()
-        _check_resolution(image_size)
-        widths = [m * width for m in BIGGAN_G_ARCHITECTURES[image_size]]
+        widths = [m * width for m in generator_table(image_size, architecture)]
         resolutions = [4 * 2 ** (i + 1) for i in range(len(widths) - 1)]
         _check_attention(attention, resolutions, "generator")
         if shared_embedding and num_classes < 1:
@@ -171,14 +208,15 @@ class BigGANDiscriminator(nn.Module):
         channels: int = 3,  # input image channels
         image_size: int = 32,  # input height = width; a key of BIGGAN_D_ARCHITECTURES
         width: int = 64,  # channel multiplier (BigGAN's D_ch)
+        architecture: Sequence[tuple[int, bool]] | None = None,  # (width, downsample) per block
+        # from the image on; None = the BIGGAN_D_ARCHITECTURES row of image_size
         attention: int = 0,  # self-attention after the first block at this resolution; 0 = none
         wide: bool = True,  # hidden width of a block = its output width (BigGAN); False = SN-GAN's
         init_std: float = 0.02,  # weight initialisation N(0, init_std)
         sn_eps: float = 1e-8,  # spectral-norm epsilon
     ) -> None:
         super().__init__()
-        _check_resolution(image_size)
-        table = BIGGAN_D_ARCHITECTURES[image_size]
+        table = discriminator_table(image_size, architecture)
         widths = [channels] + [m * width for m, _ in table]
         resolutions = [image_size // 2 ** sum(down for _, down in table[: i + 1])
                        for i in range(len(table))]

@@ -23,6 +23,8 @@ generator only, and no normalisation in the discriminator so that the WGAN-GP pe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -40,13 +42,25 @@ down to the bottleneck (each level halves the side); the decoder walks the table
 the discriminator uses the same levels."""
 
 
-def _check_resolution(image_size: int) -> tuple[int, ...]:
-    if image_size not in ARCHITECTURES:
-        raise ValueError(
-            f"DAGAN networks exist for image sizes {sorted(ARCHITECTURES)}, got {image_size}; "
-            "resize the data (ImageDataModule(image_size=...)) or override build_generator()"
-        )
-    return ARCHITECTURES[image_size]
+def resolve_architecture(image_size: int, architecture: Sequence[int] | None = None,
+                         ) -> tuple[int, ...]:
+    """The multipliers for ``image_size``: ``architecture`` when given (checked), else the table's."""
+    if architecture is None:
+        if image_size not in ARCHITECTURES:
+            raise ValueError(
+                f"DAGAN networks exist for image sizes {sorted(ARCHITECTURES)}, got {image_size}; "
+                "resize the data (ImageDataModule(image_size=...)) or pass architecture= (width "
+                "multipliers per level), e.g. (1, 2, 4) for 16x16"
+            )
+        return ARCHITECTURES[image_size]
+    multipliers = tuple(int(m) for m in architecture)
+    if len(multipliers) < 2 or min(multipliers) < 1:
+        raise ValueError("a DAGAN architecture is at least two width multipliers >= 1 (full "
+                         f"resolution, then one per coarser level), got {architecture!r}")
+    if image_size % 2 ** (len(multipliers) - 1):
+        raise ValueError(f"architecture {architecture!r} halves the side {len(multipliers) - 1} "
+                         f"times, which does not divide image_size {image_size}")
+    return multipliers
 
 
 def _check_images(x: Tensor, channels: int, image_size: int, name: str) -> None:
@@ -119,13 +133,15 @@ class DAGANGenerator(nn.Module):
         self,
         *,
         channels: int = 1,  # image channels, in and out
-        image_size: int = 28,  # height = width; a key of ARCHITECTURES
+        image_size: int = 28,  # height = width; a key of ARCHITECTURES unless architecture
         latent_dim: int = 64,  # size of the noise vector z
         width: int = 32,  # channels at full resolution; coarser levels are multiples of it
+        architecture: Sequence[int] | None = None,  # multipliers per level; None = the
+        # ARCHITECTURES row of image_size
         noise_planes: int = 4,  # feature planes of noise concatenated at each coarse level
     ) -> None:
         super().__init__()
-        multipliers = _check_resolution(image_size)
+        multipliers = resolve_architecture(image_size, architecture)
         for name, value in (("channels", channels), ("latent_dim", latent_dim),
                             ("width", width), ("noise_planes", noise_planes)):
             if value < 1:
@@ -182,12 +198,14 @@ class DAGANDiscriminator(nn.Module):
         self,
         *,
         channels: int = 1,  # channels of each image of the pair
-        image_size: int = 28,  # height = width; a key of ARCHITECTURES
+        image_size: int = 28,  # height = width; a key of ARCHITECTURES unless architecture
         width: int = 32,  # channels at full resolution; coarser levels are multiples of it
+        architecture: Sequence[int] | None = None,  # multipliers per level; None = the
+        # ARCHITECTURES row of image_size
         spectral_norm: bool = False,  # spectral-normalise every layer (suits the hinge loss)
     ) -> None:
         super().__init__()
-        multipliers = _check_resolution(image_size)
+        multipliers = resolve_architecture(image_size, architecture)
         if channels < 1 or width < 1:
             raise ValueError(f"channels and width must be >= 1, got {channels} and {width}")
         self.channels, self.image_size = channels, image_size

@@ -1,4 +1,5 @@
-"""DCGAN-style generator and discriminator for 28x28, 32x32 and 64x64 images, 1 or 3 channels.
+"""DCGAN-style generator and discriminator for 28x28, 32x32 and 64x64 images, 1 or 3 channels,
+and any other size given its own row of the width table (``architecture=``).
 
 After Radford et al. 2016 ("Unsupervised Representation Learning with Deep Convolutional GANs"),
 with two changes that make the pair robust for small-data training: the discriminator uses
@@ -28,17 +29,35 @@ ARCHITECTURES: dict[int, tuple[int, tuple[int, ...]]] = {
     64: (4, (8, 8, 4, 2, 1)),  # 4 -> 8 -> 16 -> 32 -> 64
 }
 
+Architecture = tuple[int, tuple[int, ...]]  # (start size, multipliers): one row of ARCHITECTURES
+
 Conditioning = Literal["projection", "onehot"]
 GeneratorConditioning = Literal["concat", "cbn"]
 
 
-def _check_resolution(image_size: int) -> tuple[int, tuple[int, ...]]:
-    if image_size not in ARCHITECTURES:
-        raise ValueError(
-            f"DCGAN networks exist for image sizes {sorted(ARCHITECTURES)}, got {image_size}; "
-            "resize the data (ImageDataModule(image_size=...)) or override build_generator()"
-        )
-    return ARCHITECTURES[image_size]
+def resolve_architecture(image_size: int, architecture: Architecture | None = None) -> Architecture:
+    """The table row for ``image_size``: ``architecture`` when given (checked), else ARCHITECTURES'."""
+    if architecture is None:
+        if image_size not in ARCHITECTURES:
+            raise ValueError(
+                f"DCGAN networks exist for image sizes {sorted(ARCHITECTURES)}, got {image_size}; "
+                "resize the data (ImageDataModule(image_size=...)) or pass architecture="
+                "(start size, multipliers), e.g. (4, (4, 2, 1)) for 16x16"
+            )
+        return ARCHITECTURES[image_size]
+    try:
+        start, multipliers = int(architecture[0]), tuple(int(m) for m in architecture[1])
+    except (TypeError, ValueError, IndexError):
+        raise ValueError("architecture must be (start size, multipliers), e.g. (4, (4, 2, 1)), "
+                         f"got {architecture!r}") from None
+    if start < 1 or not multipliers or min(multipliers) < 1:
+        raise ValueError("architecture needs a start size >= 1 and at least one multiplier >= 1, "
+                         f"got {architecture!r}")
+    final = start * 2 ** (len(multipliers) - 1)  # each multiplier after the first doubles H, W
+    if final != image_size:
+        raise ValueError(f"architecture {architecture!r} makes {final}x{final} images (start size "
+                         f"doubled once per multiplier after the first), not {image_size}x{image_size}")
+    return start, multipliers
 
 
 def init_dcgan_weights(module: nn.Module) -> None:
@@ -72,13 +91,15 @@ class DCGANGenerator(nn.Module):
         latent_dim: int = 64,  # size of the noise vector z
         num_classes: int = 0,  # 0 = unconditional
         channels: int = 1,  # output image channels
-        image_size: int = 28,  # output height = width; a key of ARCHITECTURES
+        image_size: int = 28,  # output height = width; a key of ARCHITECTURES unless architecture
         width: int = 32,  # channels of the last feature map; earlier maps are multiples of it
+        architecture: Architecture | None = None,  # (start size, multipliers); None = the
+        # ARCHITECTURES row of image_size
         embed_dim: int | None = None,  # label embedding size with "concat"; None = latent_dim
         conditioning: GeneratorConditioning = "concat",  # how the label enters (see above)
     ) -> None:
         super().__init__()
-        start, multipliers = _check_resolution(image_size)
+        start, multipliers = resolve_architecture(image_size, architecture)
         if conditioning not in ("concat", "cbn"):
             raise ValueError(f"conditioning must be 'concat' or 'cbn', got {conditioning!r}")
         self.latent_dim, self.num_classes = latent_dim, num_classes
@@ -149,15 +170,17 @@ class DCGANDiscriminator(nn.Module):
         *,
         num_classes: int = 0,  # 0 = unconditional
         channels: int = 1,  # input image channels
-        image_size: int = 28,  # input height = width; a key of ARCHITECTURES
+        image_size: int = 28,  # input height = width; a key of ARCHITECTURES unless architecture
         width: int = 32,  # channels of the first feature map; later maps are multiples of it
+        architecture: Architecture | None = None,  # the generator's (start size, multipliers),
+        # walked backwards; None = the ARCHITECTURES row of image_size
         conditioning: Conditioning = "projection",
         auxiliary_classifier: bool = False,  # also predict the class from the features (AC-GAN)
         auxiliary_classes: int | None = None,  # outputs of that classifier; None = num_classes,
         # 2 * num_classes for ADC-GAN's real / fake classes
     ) -> None:
         super().__init__()
-        _, multipliers = _check_resolution(image_size)
+        _, multipliers = resolve_architecture(image_size, architecture)
         if conditioning not in ("projection", "onehot"):
             raise ValueError(f"conditioning must be 'projection' or 'onehot', got {conditioning!r}")
         self.num_classes, self.channels, self.image_size = num_classes, channels, image_size
