@@ -8,15 +8,18 @@ held-out digits per class, never used to choose). Everything goes through the st
 so a remedy here is exactly a ``gan_options`` change of a study config.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/gan_faithfulness.py --out runs/faithfulness \\
-        --remedies plain cbn ac --iterations 2000
+        --remedies ac adc adc_ms --iterations 2000
 
-Remedies (``ConditionalGAN`` options on top of the default study's):
+Remedies (``ConditionalGAN`` options on top of the default study's networks, without its
+classification and mode-seeking terms):
 
 - ``plain``: the label as an embedding concatenated with z, projection discriminator;
 - ``cbn``: class-conditional batch norm in every generator layer (``g_conditioning="cbn"``);
-- ``ac``: an auxiliary classifier in the discriminator (``class_loss_weight=1``, AC-GAN), the
-  default study's GAN;
-- ``ac_cbn``: both.
+- ``ac``: an auxiliary classifier in the discriminator (``class_loss_weight=1``, AC-GAN);
+- ``ac_cbn``: both;
+- ``adc``: ADC-GAN's classifier of real and fake classes (``class_loss="adc"``);
+- ``adc_fade``: ``adc`` with transitional conditioning over iterations 400-1,000;
+- ``adc_ms``: ``adc`` with the MSGAN term (``mode_seeking_weight=0.5``), the default study's GAN.
 
 Results go to ``<out>/gan-<remedy>/selection.json`` (rerunning reuses finished GANs) and a table
 on stdout; record them in docs/synthetic-data.md with the machine.
@@ -37,20 +40,25 @@ REMEDIES = {
     "cbn": {"g_conditioning": "cbn"},
     "ac": {"class_loss_weight": 1.0},
     "ac_cbn": {"class_loss_weight": 1.0, "g_conditioning": "cbn"},
+    "adc": {"class_loss_weight": 1.0, "class_loss": "adc"},
+    "adc_fade": {"class_loss_weight": 1.0, "class_loss": "adc", "condition_fade": [400, 1000]},
+    "adc_ms": {"class_loss_weight": 1.0, "class_loss": "adc", "mode_seeking_weight": 0.5},
 }
+TERMS = ("class_loss_weight", "class_loss", "mode_seeking_weight", "condition_fade")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="runs/faithfulness")
-    parser.add_argument("--remedies", nargs="+", default=["plain", "cbn", "ac"], choices=REMEDIES)
+    parser.add_argument("--remedies", nargs="+", default=["ac", "adc", "adc_ms"],
+                        choices=REMEDIES)
     parser.add_argument("--iterations", type=int, default=2000, help="G steps of every GAN")
     parser.add_argument("--every", type=int, default=250, help="iterations between evaluations")
     parser.add_argument("--n-per-class", type=int, default=100, help="images per class measured")
     args = parser.parse_args()
 
     base = StudyConfig.quick()
-    options = {k: v for k, v in base.gan_options.items() if k != "class_loss_weight"}
+    options = {k: v for k, v in base.gan_options.items() if k not in TERMS}
     config = StudyConfig.from_dict({
         **{k: v for k, v in base.to_dict().items() if k not in ("variants", "recipes")},
         "gan_options": options, "gan_max_steps": 2 * args.iterations,
