@@ -19,7 +19,7 @@ classification and mode-seeking terms):
 - ``ac_cbn``: both;
 - ``adc``: ADC-GAN's classifier of real and fake classes (``class_loss="adc"``);
 - ``adc_fade``: ``adc`` with transitional conditioning over iterations 400-1,000;
-- ``adc_ms``: ``adc`` with the MSGAN term (``mode_seeking_weight=0.5``), the default study's GAN.
+- ``adc_ms``: ``adc`` with the MSGAN term (``mode_seeking_weight=0.25``), the default study's GAN.
 
 Results go to ``<out>/gan-<remedy>/selection.json`` (rerunning reuses finished GANs) and a table
 on stdout; record them in docs/synthetic-data.md with the machine.
@@ -42,7 +42,7 @@ REMEDIES = {
     "ac_cbn": {"class_loss_weight": 1.0, "g_conditioning": "cbn"},
     "adc": {"class_loss_weight": 1.0, "class_loss": "adc"},
     "adc_fade": {"class_loss_weight": 1.0, "class_loss": "adc", "condition_fade": [400, 1000]},
-    "adc_ms": {"class_loss_weight": 1.0, "class_loss": "adc", "mode_seeking_weight": 0.5},
+    "adc_ms": {"class_loss_weight": 1.0, "class_loss": "adc", "mode_seeking_weight": 0.25},
 }
 TERMS = ("class_loss_weight", "class_loss", "mode_seeking_weight", "condition_fade")
 

@@ -145,7 +145,7 @@ class StudyConfig:
                               control=dict(filter_misclassified=True, pool_factor=4))],
             gan_arms=["gan+classic"],
             gan_options=dict(latent_dim=64, g_width=16, d_width=16, ema_decay=0.995, ema_start=200,
-                             class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.5),
+                             class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.25),
             gan_max_steps=4000,
             gan_selection=dict(every_n_iterations=250, start_iteration=500, n_per_class=50,
                                criterion="mean"))
