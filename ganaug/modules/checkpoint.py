@@ -26,6 +26,7 @@ __all__ = [
     "register_gan",
     "registered_gans",
     "resolve_checkpoint_class",
+    "resolve_gan",
 ]
 
 CHECKPOINT_KEY = "ganaug"  # where GAN modules keep their class, architecture and counters
@@ -63,6 +64,30 @@ def register_gan(cls: type) -> type:
 def registered_gans() -> dict[str, type]:
     """The registered GAN module classes by their stored name."""
     return dict(_REGISTRY)
+
+
+def resolve_gan(name: str) -> type:
+    """The registered GAN module class that a config names, never an import of the name.
+
+    ``name`` is a registered name (``ganaug.modules.cgan.ConditionalGAN``) or, as LightningCLI
+    configs write it, the top-level package and the class (``ganaug.ConditionalGAN``) when one
+    registered class of that package has that name.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a GAN class is named by a string, got {name!r}")
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    package, _, short = name.partition(".")
+    same = [cls for stored, cls in _REGISTRY.items()
+            if stored.split(".")[0] == package and stored.rpartition(".")[2] == short]
+    if len(same) == 1 and "." not in short:
+        return same[0]
+    public = sorted({f"{n.split('.')[0]}.{n.rpartition('.')[2]}" for n in _REGISTRY})
+    raise ValueError(
+        f"{name!r} is not a registered GAN module; registered: {', '.join(public)} (or their "
+        "full names, ganaug.modules.registered_gans()). Classes are never imported from a "
+        "config: register your own with ganaug.register_gan before loading the config"
+    )
 
 
 def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug.diversity import DiversityControl
+from ganaug.modules import resolve_gan
 
 __all__ = ["RESULT_NEUTRAL_SETTINGS", "Recipe", "StudyConfig", "Variant", "copy_config",
            "setting_differences"]
@@ -115,7 +116,9 @@ class StudyConfig:
     curve_test_per_class: int | None = 50  # test images per class a curve's test error is measured
     # on (a fixed subset, the same for every run, keeps curves cheap); None = the whole test set
 
-    # the GAN
+    # the GAN: a registered GAN module (ganaug.register_gan) and its options. A config may write
+    # the two as LightningCLI does, gan: {class_path: ..., init_args: {...}}; from_dict turns that
+    # into these fields
     gan_class: str = "ganaug.ConditionalGAN"
     gan_options: dict[str, Any] = field(default_factory=lambda: dict(
         latent_dim=64, g_width=32, d_width=32, ema_decay=0.995, ema_start=200))
@@ -153,10 +156,12 @@ class StudyConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
+        unknown = set(values) - known - {"gan"}
         if unknown:
             raise ValueError(f"unknown study options {sorted(unknown)}; known: {sorted(known)}")
         values = dict(values)
+        if "gan" in values:
+            values.update(gan_fields(values.pop("gan"), values))
         if "variants" in values:
             values["variants"] = [v if isinstance(v, Variant) else Variant(**v)
                                   for v in values["variants"]]
@@ -174,6 +179,10 @@ class StudyConfig:
         return cls.from_dict(yaml.safe_load(Path(path).read_text()) or {})
 
     def validate(self) -> None:
+        resolve_gan(self.gan_class)  # a registered class, or an error naming them
+        if not isinstance(self.gan_options, dict):
+            raise ValueError(f"gan_options must be a mapping of option to value, got "
+                             f"{self.gan_options!r}")
         if not self.seeds:
             raise ValueError("seeds must name at least one seed")
         if self.n_per_class < 1:
@@ -233,6 +242,22 @@ class StudyConfig:
         overrides = dict(self.per_classifier.get(classifier, {}))
         max_steps = int(overrides.pop("max_steps", self.max_steps))
         return {**self.classifier_options, **overrides}, max_steps
+
+
+def gan_fields(gan: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """``gan_class`` and ``gan_options`` from a LightningCLI-style ``{class_path, init_args}``."""
+    if "gan_class" in values or "gan_options" in values:
+        raise ValueError("give the GAN either as gan: {class_path, init_args} or as gan_class and "
+                         "gan_options, not both")
+    if isinstance(gan, str):
+        gan = {"class_path": gan}
+    if not isinstance(gan, dict) or "class_path" not in gan or set(gan) - {"class_path", "init_args"}:
+        raise ValueError("gan must be {class_path: <registered GAN module>, init_args: {...}} "
+                         f"(init_args optional), got {gan!r}")
+    options = gan.get("init_args") or {}
+    if not isinstance(options, dict):
+        raise ValueError(f"gan.init_args must be a mapping of option to value, got {options!r}")
+    return {"gan_class": gan["class_path"], "gan_options": dict(options)}
 
 
 RESULT_NEUTRAL_SETTINGS = ("accelerator", "root", "cpus_per_run", "gpus_per_run", "gpus_per_gan")

@@ -45,7 +45,7 @@ from ganaug.data.labelled import LabelledImages
 from ganaug.images import write_png
 from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
-from ganaug.modules import load_gan
+from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
@@ -143,11 +143,8 @@ class Study:
         return model
 
     def _train_gan(self, options: dict[str, Any], checkpoint: Path) -> Any:
-        import importlib
-
         c = self.config
-        module_name, _, class_name = c.gan_class.rpartition(".")
-        gan_class = getattr(importlib.import_module(module_name), class_name)
+        gan_class = resolve_gan(c.gan_class)  # registered classes only, never an import
         # an image-conditioned GAN (DAGAN) trains on batches of same-class pairs
         paired = gan_class.conditions_on == "image"
         data = self.real_data(PairedImageDataModule if paired else ImageDataModule)
