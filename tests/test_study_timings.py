@@ -77,8 +77,10 @@ def test_a_study_times_every_task_once_and_a_resumed_one_marks_them_reused(tmp_p
         {"real", "classic", "gan", "gan+classic", "synthetic"}
     assert timings["executor"] == "SequentialExecutor"
     assert timings["threads"] == torch.get_num_threads()
-    # each task counted once: the phases add up to no more than the wall time
-    assert sum(timings["phase_seconds"].values()) <= timings["wall_seconds"]
+    # each task counted once: the phases add up to no more than the wall time (each figure is
+    # rounded to the millisecond, so the sum may exceed it by half a millisecond per phase)
+    phases = timings["phase_seconds"]
+    assert sum(phases.values()) <= timings["wall_seconds"] + 0.0005 * (len(phases) + 1)
     assert "seconds" not in (tmp_path / "results.csv").read_text().splitlines()[0]
 
     # resumed with one run missing: only that run (and the outputs) are timed
