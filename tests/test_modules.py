@@ -402,6 +402,18 @@ def test_condition_fade_ramps_the_label_in_linearly():
     assert restored.iteration == 20 and restored.generator.condition_scale == 0.5
 
 
+def test_condition_fade_scales_one_hot_label_planes_too():
+    model = ConditionalGAN(num_classes=3, conditioning="onehot", condition_fade=(0, 10),
+                           augment_policy="", **TINY).eval()
+    images = torch.rand(4, 1, 28, 28) * 2 - 1
+    a, b = torch.tensor([0, 1, 2, 0]), torch.tensor([2, 0, 1, 1])
+    torch.testing.assert_close(model.discriminator(images, a), model.discriminator(images, b),
+                               rtol=0, atol=0)
+    model.iteration = 10
+    model._apply_condition_strength()
+    assert not torch.equal(model.discriminator(images, a), model.discriminator(images, b))
+
+
 def test_condition_fade_rejects_bad_settings():
     with pytest.raises(ValueError, match="0 <= start < end"):
         ConditionalGAN(num_classes=3, condition_fade=(30, 10), **TINY)
