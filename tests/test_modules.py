@@ -306,38 +306,16 @@ def test_initialisation_depends_on_the_seed_only():
     assert torch.equal(torch.rand(3), (torch.manual_seed(123), torch.rand(3))[1])  # global RNG
 
 
-def test_class_loss_is_cross_entropy_of_the_auxiliary_head():
-    """D's class term is the cross-entropy of its auxiliary head on the real images only; G's on
-    its fakes with the classes asked for; both enter "loss" with class_loss_weight."""
-    model = ConditionalGAN(num_classes=3, class_loss_weight=0.5, augment_policy="", **TINY)
-    model.eval()  # fixed spectral-norm estimates and BN statistics: repeated forwards agree
-    model._seed_step_rng()
-    real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.tensor([0, 1, 2, 2, 1, 0])
-    d_losses = model.discriminator_losses(real, labels)
-    _, class_logits = model.discriminator(real, labels, with_class_logits=True)
-    expected = torch.nn.functional.cross_entropy(class_logits, labels)
-    torch.testing.assert_close(d_losses["class"], expected)
-    torch.testing.assert_close(d_losses["loss"], d_losses["adversarial"] + 0.5 * expected)
-
-    model._seed_step_rng()
-    g_losses = model.generator_losses(real, labels)
-    model._seed_step_rng()
-    fake = model.generator(model.draw_noise(6), labels)
-    _, fake_class_logits = model.discriminator(fake, labels, with_class_logits=True)
-    torch.testing.assert_close(g_losses["class"],
-                               torch.nn.functional.cross_entropy(fake_class_logits, labels))
-    torch.testing.assert_close(g_losses["loss"], g_losses["adversarial"] + 0.5 * g_losses["class"])
-    with pytest.raises(ValueError, match="num_classes >= 2"):
-        GAN(class_loss_weight=1.0, **TINY)
-
-
-def test_adc_class_loss_uses_real_and_fake_classes_of_the_auxiliary_head():
-    """ADC-GAN: the head has 2K outputs; D's class term labels the reals k and the fakes K + k,
-    G's is CE(k) - CE(K + k) on its fakes."""
-    model = ConditionalGAN(num_classes=3, class_loss_weight=0.5, class_loss="adc",
+@pytest.mark.parametrize("kind", ["ac", "adc"])
+def test_class_loss_is_the_cross_entropy_of_the_auxiliary_head(kind):
+    """AC-GAN: D's class term is the cross-entropy of its K-way head on the real images only, G's
+    on its fakes with the classes asked for. ADC-GAN: the head has 2K outputs, D's term also
+    labels the fakes K + k, G's is CE(k) - CE(K + k). Both enter "loss" with class_loss_weight."""
+    model = ConditionalGAN(num_classes=3, class_loss_weight=0.5, class_loss=kind,
                            augment_policy="", **TINY)
-    model.eval()
-    assert model.discriminator.classifier.out_features == 6
+    model.eval()  # fixed spectral-norm estimates and BN statistics: repeated forwards agree
+    assert model.discriminator.classifier.out_features == (6 if kind == "adc" else 3)
+    ce = torch.nn.functional.cross_entropy
     real, labels = torch.rand(6, 1, 28, 28) * 2 - 1, torch.tensor([0, 1, 2, 2, 1, 0])
     model._seed_step_rng()
     d_losses = model.discriminator_losses(real, labels)
@@ -346,8 +324,9 @@ def test_adc_class_loss_uses_real_and_fake_classes_of_the_auxiliary_head():
         fake = model.generator(model.draw_noise(6), labels)
     _, class_logits = model.discriminator(torch.cat([real, fake]), torch.cat([labels, labels]),
                                           with_class_logits=True)
-    ce = torch.nn.functional.cross_entropy
-    expected = ce(class_logits[:6], labels) + ce(class_logits[6:], labels + 3)
+    expected = ce(class_logits[:6], labels)
+    if kind == "adc":
+        expected = expected + ce(class_logits[6:], labels + 3)
     torch.testing.assert_close(d_losses["class"], expected)
     torch.testing.assert_close(d_losses["loss"], d_losses["adversarial"] + 0.5 * expected)
 
@@ -356,7 +335,16 @@ def test_adc_class_loss_uses_real_and_fake_classes_of_the_auxiliary_head():
     model._seed_step_rng()
     fake = model.generator(model.draw_noise(6), labels)
     _, fake_logits = model.discriminator(fake, labels, with_class_logits=True)
-    torch.testing.assert_close(g_losses["class"], ce(fake_logits, labels) - ce(fake_logits, labels + 3))
+    expected = ce(fake_logits, labels)
+    if kind == "adc":
+        expected = expected - ce(fake_logits, labels + 3)
+    torch.testing.assert_close(g_losses["class"], expected)
+    torch.testing.assert_close(g_losses["loss"], g_losses["adversarial"] + 0.5 * g_losses["class"])
+
+
+def test_class_loss_rejects_bad_settings():
+    with pytest.raises(ValueError, match="num_classes >= 2"):
+        GAN(class_loss_weight=1.0, **TINY)
     with pytest.raises(ValueError, match="class_loss must be one of"):
         ConditionalGAN(num_classes=3, class_loss_weight=1.0, class_loss="tac", **TINY)
 
