@@ -3,11 +3,9 @@ with SIGKILL) and resumed from its checkpoint ends in exactly the state of an un
 (G, D, EMA G, both optimizers, counters; a classifier's weights, optimizer and schedule)."""
 
 import multiprocessing
-import os
 import signal
 from pathlib import Path
 
-import lightning as L
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -21,7 +19,7 @@ from ganaug.data import (
     SyntheticBlendDataModule,
 )
 from ganaug.modules import DAGAN, BigGAN, ConditionalGAN
-from tests_helpers import assert_same_training_state
+from tests_helpers import KillAfterCheckpoint, assert_same_training_state
 
 
 def tiny_model():
@@ -102,17 +100,6 @@ FAMILIES = {  # model, data, epochs, every_n_train_steps of the mid-epoch checkp
 }
 
 
-class _KillAfterCheckpoint(L.Callback):
-    """SIGKILL this process at the first batch after a checkpoint file appeared."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if any(self.folder.glob("*.ckpt")):
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _fit_until_killed(family: str, folder: Path, at: str) -> None:
     make_model, make_data, epochs, every_n_steps = FAMILIES[family]
     torch.manual_seed(0)
@@ -120,7 +107,7 @@ def _fit_until_killed(family: str, folder: Path, at: str) -> None:
                                  **(dict(every_n_train_steps=every_n_steps) if at == "mid-epoch"
                                     else dict(every_n_epochs=1, save_on_train_epoch_end=True)))
     trainer = make_trainer(folder, max_epochs=epochs, enable_checkpointing=True,
-                           callbacks=[checkpoint, _KillAfterCheckpoint(folder)])
+                           callbacks=[checkpoint, KillAfterCheckpoint(folder)])
     trainer.fit(make_model(), make_data())
 
 

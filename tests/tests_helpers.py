@@ -1,10 +1,13 @@
-"""Assertions shared by the resume and DDP tests, and the runner of the two-process scripts."""
+"""Assertions and the crash callback shared by the resume and DDP tests, and the runner of the
+two-process scripts."""
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import lightning as L
 import torch
 
 DDP_SCRIPTS = Path(__file__).parent / "ddp"
@@ -18,6 +21,17 @@ def run_ddp_script(name: str, out: Path) -> list[dict]:
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     return [torch.load(out / f"rank{rank}.pt", weights_only=False) for rank in (0, 1)]
+
+
+class KillAfterCheckpoint(L.Callback):
+    """SIGKILL this process at the first batch after a checkpoint file appeared in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if any(self.folder.glob("*.ckpt")):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def assert_same_training_state(a, b) -> None:

@@ -5,8 +5,6 @@ the first epoch and SIGKILLs both processes at the next batch; ``OUT resume`` re
 checkpoint. ``full`` and ``resume`` save each rank's final state to OUT/<mode>-rank{r}.pt.
 """
 
-import os
-import signal
 import sys
 from pathlib import Path
 
@@ -17,14 +15,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from ganaug.data import ImageDataModule
 from ganaug.modules import ConditionalGAN
 
-
-class KillAfterCheckpoint(L.Callback):
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if any(self.folder.glob("*.ckpt")):
-            os.kill(os.getpid(), signal.SIGKILL)
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: the shared helpers
+from tests_helpers import KillAfterCheckpoint  # noqa: E402
 
 
 def main(out: Path, mode: str) -> None:
