@@ -167,6 +167,9 @@ def mode_seeking_penalty(fake_1: Tensor, fake_2: Tensor, z_1: Tensor, z_2: Tenso
     return 1.0 / (ratio + eps)
 
 
+MODE_SEEKING_PAIRS = ("extra", "split")
+"""Where a G step's mode-seeking noise pairs come from (``GANModule(mode_seeking_pairs=)``)."""
+
 CLASS_LOSSES = ("ac", "adc")
 """The auxiliary classification terms of a conditional GAN's discriminator (``class_loss``)."""
 

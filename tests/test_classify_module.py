@@ -289,3 +289,18 @@ def test_recipe_losses_by_hand():
         ClassifierModule(num_classes=3, distill_weight=0.5)
     with pytest.raises(ValueError, match="synthetic_weight"):
         ClassifierModule(num_classes=3, synthetic_weight=-1.0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_channels_last_gives_the_same_logits_features_and_gradients(channels):
+    plain = tiny_module(channels=channels, seed=2)
+    fast = tiny_module(channels=channels, seed=2, channels_last=True)
+    convs = [p for p in fast.network.parameters() if p.dim() == 4]
+    assert convs and all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    images = torch.rand(6, channels, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    labels = torch.tensor([0, 1, 2, 3, 0, 1])
+    torch.testing.assert_close(fast.features(images), plain.features(images))
+    for model in (plain, fast):
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+    for a, b in zip(plain.network.parameters(), fast.network.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-5, atol=1e-6)

@@ -206,3 +206,43 @@ def test_mode_seeking_term_punishes_a_generator_that_ignores_noise():
     model.discriminate = lambda images, labels: images.flatten(1).mean(1)
     losses = model.generator_losses(torch.zeros(4, 1, 4, 4), torch.zeros(4, dtype=torch.long))
     assert float(losses["mode_seeking"]) == pytest.approx(1e5)
+
+
+class RecordingGenerator(LinearGenerator):
+    """LinearGenerator that remembers the labels of its last call."""
+
+    def forward(self, z, y=None):
+        self.labels = y
+        return super().forward(z, y)
+
+
+@pytest.mark.parametrize("pairs_option, n, pairs", [("extra", 6, 6), ("split", 6, 3), ("split", 7, 3)])
+def test_mode_seeking_pairs_extra_doubles_the_batch_and_split_halves_it(pairs_option, n, pairs):
+    model = ConditionalGAN(num_classes=3, latent_dim=4, g_width=4, d_width=4, image_size=28,
+                           mode_seeking_weight=0.5, mode_seeking_pairs=pairs_option,
+                           augment_policy="")
+    model.generator = RecordingGenerator()
+    model.discriminate = lambda images, labels: images.flatten(1).mean(1)
+    z1, z2 = torch.randn(pairs, 4), torch.randn(pairs, 4)
+    draws = iter([z1, z2])
+    asked = []
+    model.draw_noise = lambda k: (asked.append(k), next(draws))[1]
+    labels = torch.tensor([0, 1, 2, 2, 1, 0, 1])[:n]
+    losses = model.generator_losses(torch.zeros(n, 1, 4, 4), labels)
+
+    assert asked == [pairs, pairs]  # one noise vector per image and pair member, no more
+    assert torch.equal(model.generator.labels, torch.cat([labels[:pairs], labels[:pairs]]))
+    fake1, fake2 = LinearGenerator.forward(model.generator, z1), LinearGenerator.forward(model.generator, z2)
+    expected_term = 1 / ((fake1 - fake2).abs().mean() / (z1 - z2).abs().mean() + 1e-5)
+    expected_adversarial = -torch.cat([fake1, fake2]).flatten(1).mean(1).mean()
+    assert torch.allclose(losses["mode_seeking"], expected_term)
+    assert torch.allclose(losses["loss"], expected_adversarial + 0.5 * expected_term)
+
+
+def test_mode_seeking_pairs_are_checked():
+    with pytest.raises(ValueError, match="mode_seeking_pairs must be one of"):
+        ConditionalGAN(num_classes=2, mode_seeking_pairs="halves")
+    model = ConditionalGAN(num_classes=2, latent_dim=4, g_width=4, d_width=4,
+                           mode_seeking_weight=1.0, mode_seeking_pairs="split")
+    with pytest.raises(ValueError, match="at least 2 images"):
+        model.generator_inputs(1, torch.zeros(1, dtype=torch.long))

@@ -35,6 +35,7 @@ from ganaug.augment import DiffAugment
 from ganaug.images import check_batch, image_grid
 from ganaug.losses import (
     CLASS_LOSSES,
+    MODE_SEEKING_PAIRS,
     class_loss_discriminator,
     class_loss_generator,
     get_loss,
@@ -95,6 +96,8 @@ class GANModule(L.LightningModule):
         gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
         r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
         mode_seeking_weight: float = 0.0,  # MSGAN diversity term weight (Mao et al. 2019); 0 = off
+        mode_seeking_pairs: str = "extra",  # its noise pairs: "extra" (a second z per image,
+        # twice the fakes per G step) or "split" (the batch split in two halves, as MSGAN does)
         class_loss_weight: float = 0.0,  # auxiliary classification term weight (see below); 0 = off
         class_loss: str = "ac",  # that term: "ac" (AC-GAN) or "adc" (ADC-GAN), see ganaug.losses
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
@@ -105,6 +108,8 @@ class GANModule(L.LightningModule):
         grid_size: int = 64,  # images in the fixed-noise grid; conditional: grid_size // num_classes per class
         sample_every_n_epochs: int = 1,  # write a sample grid every n epochs; 0 = never
         check_finite_every_n_steps: int = 1,  # stop on a non-finite loss, checked every n D steps; 0 = never
+        channels_last: bool = False,  # NHWC memory format for the networks and real batches:
+        # faster convolutions (oneDNN on CPUs, tensor cores on GPUs); results differ in the last bits
     ) -> None:
         super().__init__()
         self._validate_options(locals())
@@ -123,6 +128,9 @@ class GANModule(L.LightningModule):
             self.generator = self.build_generator()
             self.discriminator = self.build_discriminator()
         self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False).eval()
+        if channels_last:
+            for network in (self.generator, self.discriminator, self.generator_ema):
+                network.to(memory_format=torch.channels_last)
 
         # fixed noise for sample grids: a buffer, so it is in every checkpoint
         fixed = torch.Generator().manual_seed(seed)
@@ -173,6 +181,9 @@ class GANModule(L.LightningModule):
             if len(fade) != 2 or not 0 <= fade[0] < fade[1]:
                 raise ValueError("condition_fade must be two iterations (start, end) with "
                                  f"0 <= start < end, got {fade}")
+        if options["mode_seeking_pairs"] not in MODE_SEEKING_PAIRS:
+            raise ValueError(f"mode_seeking_pairs must be one of {MODE_SEEKING_PAIRS}, "
+                             f"got {options['mode_seeking_pairs']!r}")
         if options["class_loss"] not in CLASS_LOSSES:
             raise ValueError(f"class_loss must be one of {CLASS_LOSSES}, got {options['class_loss']!r}")
         if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
@@ -250,6 +261,8 @@ class GANModule(L.LightningModule):
         return [opt_g, opt_d]
 
     def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
+        if self.hparams.channels_last:
+            batch = [batch[0].contiguous(memory_format=torch.channels_last), *batch[1:]]
         real, labels = self.unpack_batch(batch)
         opt_g, opt_d = self.optimizers()
         self._seed_step_rng()
@@ -290,6 +303,25 @@ class GANModule(L.LightningModule):
                     channels=hp.channels, size=(hp.image_size, hp.image_size),
                     name="training images")
         return real, labels if self.conditional else None
+
+    def generator_inputs(self, n: int, condition: Tensor | None) -> tuple[Tensor, Tensor | None, int]:
+        """Noise and conditions of a G step's fakes, and how many mode-seeking pairs they hold.
+
+        Without mode seeking: ``n`` noise vectors for the ``n`` conditions, and 0 pairs. With it,
+        two noise vectors per condition, ``[z1; z2]`` for ``[c; c]``: for all ``n`` conditions
+        (``mode_seeking_pairs="extra"``, twice the fakes of a step without it) or for the first
+        ``n // 2`` (``"split"``: MSGAN's own way, a G step of ``n`` fakes as without it).
+        """
+        if self.hparams.mode_seeking_weight == 0:
+            return self.draw_noise(n), condition, 0
+        pairs = n if self.hparams.mode_seeking_pairs == "extra" else n // 2
+        if pairs < 1:
+            raise ValueError("mode_seeking_pairs='split' pairs the images of a batch: it needs "
+                             f"batches of at least 2 images, got {n}")
+        z = torch.cat([self.draw_noise(pairs), self.draw_noise(pairs)])
+        if condition is not None:
+            condition = torch.cat([condition[:pairs], condition[:pairs]])
+        return z, condition, pairs
 
     def draw_noise(self, n: int) -> Tensor:
         """Standard normal noise (n, latent_dim) from this step's generator."""
@@ -359,7 +391,7 @@ class GANModule(L.LightningModule):
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """The generator's losses, for fakes of the classes ``draw_fake_labels`` gives.
 
-        With ``mode_seeking_weight > 0`` each label gets two noise vectors, and G also minimises
+        With ``mode_seeking_weight > 0`` labels get two noise vectors (``generator_inputs``), and G also minimises
         ``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the mode-seeking term of MSGAN
         (Mao et al. 2019, https://arxiv.org/abs/1903.05628), which penalises a generator that maps
         different noise to the same image.
@@ -372,19 +404,14 @@ class GANModule(L.LightningModule):
         classifier also learns each class's fakes, and G makes images it cannot tell from real
         images of their class (:func:`ganaug.losses.class_loss_generator`).
         """
-        n = real.shape[0]
-        labels = self.draw_fake_labels(labels)
-        weight = self.hparams.mode_seeking_weight
-        z = self.draw_noise(n) if weight == 0 else torch.cat([self.draw_noise(n), self.draw_noise(n)])
-        if weight > 0 and labels is not None:
-            labels = torch.cat([labels, labels])
+        z, labels, pairs = self.generator_inputs(real.shape[0], self.draw_fake_labels(labels))
         fake = self.generator(z, labels)
         logits, class_logits = self._discriminate_with_classes(fake, labels)
         losses = {"adversarial": self.adversarial_loss.generator(logits)}
         losses["loss"] = losses["adversarial"]
-        if weight > 0:
-            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(n), *z.split(n))
-            losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
+        if pairs:
+            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(pairs), *z.split(pairs))
+            losses["loss"] = losses["loss"] + self.hparams.mode_seeking_weight * losses["mode_seeking"]
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             class_weight = self.hparams.class_loss_weight * self.condition_strength()

@@ -12,7 +12,8 @@ What a step sees, as in BigGAN-PyTorch: every D step takes its own real batch (`
 one D step per batch and a G step after every ``d_steps``-th), and fake images get classes drawn
 uniformly at random (``fake_labels="uniform"``), not the real batch's.
 
-Speed options: ``channels_last`` memory format for both networks and the real batches,
+Speed options: ``channels_last`` memory format for both networks and the real batches (a
+``GANModule`` option),
 ``compile_networks`` to ``torch.compile`` the generator and the discriminator (never the
 LightningModule), and bf16 autocast through the Trainer (``precision: bf16-mixed``). The
 non-finite-loss check syncs with the device, so it runs every ``check_finite_every_n_steps`` D
@@ -21,7 +22,6 @@ steps (100 by default here) rather than every step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
@@ -61,7 +61,6 @@ class BigGAN(GANModule):
         d_attention: int = 0,  # D: resolution of a self-attention block; 0 = none
         init_std: float = 0.02,  # weights of both networks start N(0, init_std)
         fake_labels: FakeLabels = "uniform",  # classes of fake images: uniform, or the real batch's
-        channels_last: bool = False,  # channels_last memory format (faster convolutions on GPUs)
         compile_networks: bool = False,  # torch.compile the generator and the discriminator
         latent_dim: int = 128,  # size of z
         channels: int = 3,  # image channels
@@ -91,9 +90,6 @@ class BigGAN(GANModule):
             augment_policy=augment_policy, ema_decay=ema_decay, ema_start=ema_start,
             check_finite_every_n_steps=check_finite_every_n_steps, **kwargs,
         )
-        if channels_last:
-            for network in (self.generator, self.discriminator, self.generator_ema):
-                network.to(memory_format=torch.channels_last)
         self._compiled = False
 
     # networks
@@ -124,11 +120,6 @@ class BigGAN(GANModule):
             self._compiled = True
 
     # what a step sees
-
-    def training_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        if self.hparams.channels_last:
-            batch = [batch[0].contiguous(memory_format=torch.channels_last), *batch[1:]]
-        super().training_step(batch, batch_idx)
 
     def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
         """Classes for a batch of fakes: uniform from this step's RNG, or the real batch's."""

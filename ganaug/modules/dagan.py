@@ -181,24 +181,19 @@ class DAGAN(GANModule):
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """G's loss: D's verdict on ``(x, G(x, z))``.
 
-        With ``mode_seeking_weight > 0`` every image gets two noise vectors and G also minimises
-        the MSGAN term of ``GANModule`` (Mao et al. 2019) between ``G(x, z1)`` and ``G(x, z2)``:
-        a DAGAN that maps all noise to one variant of ``x`` is penalised.
+        With ``mode_seeking_weight > 0`` source images get two noise vectors
+        (``generator_inputs``) and G also minimises the MSGAN term of ``GANModule`` (Mao et al.
+        2019) between ``G(x, z1)`` and ``G(x, z2)``: a DAGAN that maps all noise to one variant
+        of ``x`` is penalised.
         """
-        n = real.shape[0]
-        weight = self.hparams.mode_seeking_weight
-        if weight == 0:
-            fake = self.generator(self.draw_noise(n), real)
-            adversarial = self.adversarial_loss.generator(self.discriminate(fake, real))
-            return {"adversarial": adversarial, "loss": adversarial}
-
-        z1, z2 = self.draw_noise(n), self.draw_noise(n)
-        twice = torch.cat([real, real])
-        fake = self.generator(torch.cat([z1, z2]), twice)
-        adversarial = self.adversarial_loss.generator(self.discriminate(fake, twice))
-        mode_seeking = mode_seeking_penalty(*fake.split(n), z1, z2)
-        return {"adversarial": adversarial, "mode_seeking": mode_seeking,
-                "loss": adversarial + weight * mode_seeking}
+        z, sources, pairs = self.generator_inputs(real.shape[0], real)
+        fake = self.generator(z, sources)
+        adversarial = self.adversarial_loss.generator(self.discriminate(fake, sources))
+        losses = {"adversarial": adversarial, "loss": adversarial}
+        if pairs:
+            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(pairs), *z.split(pairs))
+            losses["loss"] = adversarial + self.hparams.mode_seeking_weight * losses["mode_seeking"]
+        return losses
 
     # sampling
 
