@@ -1,8 +1,8 @@
 """Class-balanced drawing: the labels of ``n`` images of every class, and one draw with them.
 
 Every place that wants "n images per class" builds its labels with
-:func:`class_balanced_labels`, so they agree on counts and order: ``GANModule.generate`` and
-DAGAN's source (through :func:`draw_class_balanced`), ``ganaug generate``, the faithfulness draw
+:func:`class_balanced_labels`, so they agree on counts and order: ``GANModule.generate`` (DAGAN's
+and its bound source's too, through :func:`draw_class_balanced`), ``ganaug generate``, the faithfulness draw
 of evaluation and GAN selection, the generated images of the generative metrics, and the
 fixed-noise sample grid.
 """

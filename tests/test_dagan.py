@@ -293,6 +293,7 @@ def test_every_family_binds_real_data_through_one_method():
     assert ConditionalGAN.conditions_on == "label" and cgan.bind((images, labels)) is cgan
     source = copying_model().bind((images, labels))
     assert DAGAN.conditions_on == "image" and isinstance(source, ClassConditionalSampler)
+    assert source.model.bind(source) is source  # a bound source is read once, never rebound
     out, out_labels = source.generate(2, torch.Generator().manual_seed(0))
     assert out_labels.tolist() == [0, 0, 1, 1, 2, 2]
     for image, label in zip(out, out_labels):  # a copy of a real image of its class

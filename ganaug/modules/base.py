@@ -466,22 +466,27 @@ class GANModule(L.LightningModule):
         n_per_class: int,
         generator: torch.Generator | None = None,
         *,
+        classes: Sequence[int] | Tensor | None = None,
         batch_size: int = 256,
         truncation: float | None = None,
         temperature: float = 1.0,
+        **sample_options: Any,
     ) -> tuple[Tensor, Tensor | None]:
         """A class-balanced bank: ``n_per_class`` images of every class, on the CPU.
 
-        Returns ``(images, labels)`` sorted by class; unconditional models return
-        ``n_per_class`` images and ``None`` labels. ``truncation`` and ``temperature`` are
-        those of :meth:`sample`.
+        Returns ``(images, labels)`` sorted by class (in the order of ``classes``; None = every
+        class); unconditional models return ``n_per_class`` images and ``None`` labels.
+        ``truncation``, ``temperature`` and ``sample_options`` (a family's condition, e.g.
+        DAGAN's ``source=``) go to :meth:`sample`.
         """
         if n_per_class < 0:
             raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
-        options = dict(batch_size=batch_size, truncation=truncation, temperature=temperature)
-        if not self.conditional:
+        options = dict(batch_size=batch_size, truncation=truncation, temperature=temperature,
+                       **sample_options)
+        if classes is None and not self.conditional:
             return self.sample(n_per_class, None, generator, **options).cpu(), None
-        images, labels = draw_class_balanced(self, n_per_class, generator, **options)
+        images, labels = draw_class_balanced(self, n_per_class, generator, classes=classes,
+                                             **options)
         return images.cpu(), labels
 
     def bind(self, data: object) -> ClassConditionalSampler:

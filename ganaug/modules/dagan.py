@@ -49,7 +49,6 @@ from ganaug.modules.noise import latent_noise
 from ganaug.modules.checkpoint import register_gan
 from ganaug.modules.pairing import pair_within_batch
 from ganaug.networks.dagan import DAGANDiscriminator, DAGANGenerator
-from ganaug.sampling import draw_class_balanced
 
 __all__ = ["DAGAN", "DAGANSource"]
 
@@ -230,22 +229,60 @@ class DAGAN(GANModule):
         return DAGANSource(self, source, num_classes=num_classes)
 
     def bind(self, data: Source) -> DAGANSource:
-        """Samples of the classes of ``data`` made from its real images: ``with_source(data)``."""
+        """Samples of the classes of ``data`` made from its real images: ``with_source(data)``;
+        a ``DAGANSource`` of this DAGAN is returned as it is."""
+        if isinstance(data, DAGANSource):
+            if data.model is self:
+                return data
+            return self.with_source((data.images, data.labels), num_classes=data.num_classes)
         return self.with_source(_required(data))
 
     @torch.no_grad()
     def sample(
         self,
         n: int,
-        labels: Tensor | Sequence[int] | None = None,
-        generator: torch.Generator | None = None,
+        labels: Tensor | Sequence[int] | None = None,  # (n,) classes; None = any class with images
+        generator: torch.Generator | None = None,  # RNG of the source order and the noise
         *,
-        source: Source | None = None,
-        **kwargs: Any,
+        source: Source | None = None,  # the real images, required (see bind)
+        batch_size: int = 256,  # images generated per forward pass
+        truncation: float | None = None,  # redraw noise entries with |z| > truncation
+        temperature: float = 1.0,  # scale of the noise
     ) -> Tensor:
-        """``n`` images of the given classes made from ``source``'s real images of those classes
-        (see :meth:`DAGANSource.sample`); ``source`` is required."""
-        return self.with_source(_required(source)).sample(n, labels, generator, **kwargs)
+        """``n`` images in [-1, 1] on this module's device, image ``i`` of class ``labels[i]``
+        made from a real image of that class in ``source``.
+
+        Each class's requests cycle through its source images in a random order, so they are
+        used equally often; a class needs at least one source image to be sampled.
+        """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        bound = self.bind(source)
+        present = bound.classes()
+        gen_device = generator.device if generator is not None else torch.device("cpu")
+        if labels is None:
+            pick = torch.randint(0, len(present), (n,), generator=generator, device=gen_device)
+            labels = present[pick.cpu()]
+        labels = torch.as_tensor(labels).cpu()
+        if labels.shape != (n,) or labels.is_floating_point():
+            raise ValueError(f"labels must be {n} integer class indices, got "
+                             f"{labels.dtype} {tuple(labels.shape)}")
+        labels = labels.long()
+        if n and (int(labels.min()) < 0 or int(labels.max()) >= bound.num_classes):
+            raise ValueError(f"labels must lie in [0, {bound.num_classes - 1}]")
+        missing = sorted(set(labels.tolist()) - set(present.tolist()))
+        if missing:
+            raise ValueError(f"class(es) {missing[:10]} have no source image to augment; pass "
+                             "a source holding at least one real image of every class asked for")
+
+        index = torch.empty(n, dtype=torch.long)
+        for label in labels.unique().tolist():
+            wanted = torch.nonzero(labels == label).flatten()
+            members = torch.nonzero(bound.labels == label).flatten()
+            order = torch.randperm(len(members), generator=generator, device=gen_device).cpu()
+            index[wanted] = members[order][torch.arange(len(wanted)) % len(members)]
+        return self._from_sources(bound.images[index], generator, batch_size=batch_size,
+                                  truncation=truncation, temperature=temperature)
 
     @torch.no_grad()
     def generate(
@@ -254,11 +291,14 @@ class DAGAN(GANModule):
         generator: torch.Generator | None = None,
         *,
         source: Source | None = None,
+        classes: Sequence[int] | Tensor | None = None,  # None = every class source has images of
         **kwargs: Any,
     ) -> tuple[Tensor, Tensor]:
-        """``n_per_class`` images of every class of ``source``, on the CPU, sorted by class
-        (see :meth:`DAGANSource.generate`); ``source`` is required."""
-        return self.with_source(_required(source)).generate(n_per_class, generator, **kwargs)
+        """``n_per_class`` images of every class of ``source`` (required), on the CPU, sorted by
+        class: ``GANModule.generate`` with the classes that have source images."""
+        bound = self.bind(source)
+        return super().generate(n_per_class, generator, source=bound,
+                                classes=bound.classes() if classes is None else classes, **kwargs)
 
     def _from_sources(self, sources: Tensor, generator: torch.Generator | None, *,
                       batch_size: int, truncation: float | None, temperature: float) -> Tensor:
@@ -307,11 +347,12 @@ class DAGAN(GANModule):
 
 
 class DAGANSource(nn.Module):
-    """A DAGAN bound to labelled real images: samples classes like a conditional GAN.
+    """A DAGAN bound to labelled real images (what ``DAGAN.bind`` and ``with_source`` return):
+    it samples classes like a conditional GAN (``ClassConditionalSampler``).
 
-    ``sample(n, labels)`` makes each image from a real image of its class (each class's images
-    are used in turn, in a random order, so they are used equally often); ``generate``
-    returns a class-balanced bank. Classes need at least one real image to be sampled.
+    ``sample`` and ``generate`` are the DAGAN's with ``source=`` these images: each image is
+    made from a real image of its class, each class's images used in turn; ``generate`` returns
+    a class-balanced bank. Classes need at least one real image to be sampled.
     ``SyntheticBlendDataModule(real, synthetic=dagan.with_source(real_train_set))`` blends its
     images like those of a conditional GAN.
     """
@@ -340,68 +381,22 @@ class DAGANSource(nn.Module):
         """Real source images per class, int64 (num_classes,)."""
         return torch.bincount(self.labels, minlength=self.num_classes)
 
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        labels: Tensor | Sequence[int] | None = None,  # (n,) classes; None = any class with images
-        generator: torch.Generator | None = None,  # RNG of the source order and the noise
-        *,
-        batch_size: int = 256,  # images generated per forward pass
-        truncation: float | None = None,  # redraw noise entries with |z| > truncation
-        temperature: float = 1.0,  # scale of the noise
-    ) -> Tensor:
-        """``n`` images in [-1, 1] on the model's device, image ``i`` of class ``labels[i]``."""
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        counts = self.class_counts()
-        gen_device = generator.device if generator is not None else torch.device("cpu")
-        if labels is None:
-            present = torch.nonzero(counts).flatten()
-            pick = torch.randint(0, len(present), (n,), generator=generator, device=gen_device)
-            labels = present[pick.cpu()]
-        labels = torch.as_tensor(labels).cpu()
-        if labels.shape != (n,) or labels.is_floating_point():
-            raise ValueError(f"labels must be {n} integer class indices, got "
-                             f"{labels.dtype} {tuple(labels.shape)}")
-        labels = labels.long()
-        if n and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            raise ValueError(f"labels must lie in [0, {self.num_classes - 1}]")
-        missing = sorted(set(labels.tolist()) - set(torch.nonzero(counts).flatten().tolist()))
-        if missing:
-            raise ValueError(f"class(es) {missing[:10]} have no source image to augment; pass "
-                             "a source holding at least one real image of every class asked for")
-
-        # each class's requests cycle through its source images in a random order
-        index = torch.empty(n, dtype=torch.long)
-        for label in labels.unique().tolist():
-            wanted = torch.nonzero(labels == label).flatten()
-            members = torch.nonzero(self.labels == label).flatten()
-            order = torch.randperm(len(members), generator=generator, device=gen_device).cpu()
-            index[wanted] = members[order][torch.arange(len(wanted)) % len(members)]
-        return self.model._from_sources(self.images[index], generator, batch_size=batch_size,
-                                        truncation=truncation, temperature=temperature)
+    def classes(self) -> Tensor:
+        """The classes with at least one source image, int64, ascending."""
+        return torch.nonzero(self.class_counts()).flatten()
 
     @torch.no_grad()
-    def generate(
-        self,
-        n_per_class: int,
-        generator: torch.Generator | None = None,
-        *,
-        batch_size: int = 256,
-        truncation: float | None = None,
-        temperature: float = 1.0,
-    ) -> tuple[Tensor, Tensor]:
-        """A class-balanced bank: ``n_per_class`` images of every class that has source images,
-        on the CPU, sorted by class; returns ``(images, labels)`` as ``ConditionalGAN.generate``.
-        """
-        if n_per_class < 0:
-            raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
-        present = torch.nonzero(self.class_counts()).flatten()
-        images, labels = draw_class_balanced(self, n_per_class, generator, classes=present,
-                                             batch_size=batch_size, truncation=truncation,
-                                             temperature=temperature)
-        return images.cpu(), labels
+    def sample(self, n: int, labels: Tensor | Sequence[int] | None = None,
+               generator: torch.Generator | None = None, **kwargs: Any) -> Tensor:
+        """``DAGAN.sample(n, labels, generator, source=self, ...)``."""
+        return self.model.sample(n, labels, generator, source=self, **kwargs)
+
+    @torch.no_grad()
+    def generate(self, n_per_class: int, generator: torch.Generator | None = None,
+                 **kwargs: Any) -> tuple[Tensor, Tensor]:
+        """``DAGAN.generate(n_per_class, generator, source=self, ...)``: a class-sorted bank on
+        the CPU, as ``ConditionalGAN.generate``."""
+        return self.model.generate(n_per_class, generator, source=self, **kwargs)
 
 
 def _twice(params: AugmentParameters) -> AugmentParameters:
