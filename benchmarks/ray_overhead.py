@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--ray-cpus", type=int, default=1, help="CPUs of the local Ray cluster")
     args = parser.parse_args()
     quiet_lightning()
-    torch.set_num_threads(1)  # as each Ray task does (cpus_per_run 1)
+    torch.set_num_threads(1)  # as every task of the study runs (threads 1)
     import ray
 
     study = config(args.seeds, args.max_steps)

@@ -14,8 +14,9 @@ printed first: wall times only compare on the same machine under the same load.
         configs/study/mnist5k.yaml@914106f configs/study/mnist5k.yaml
 
 ``--quick`` shrinks every config to a few steps (a test runs it in seconds); ``--threads`` sets
-``torch.set_num_threads`` (set ``OMP_NUM_THREADS`` to the same number, as the command above
-does, so that OpenMP starts no more threads than that); ``--keep DIR`` keeps the study folders.
+the studies' ``threads`` (each task's ``torch.set_num_threads``; set ``OMP_NUM_THREADS`` to the
+same number, as the command above does, so that OpenMP starts no more threads than that);
+``--keep DIR`` keeps the study folders.
 """
 
 from __future__ import annotations
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="+", help="study YAML files, or path@gitrev")
     parser.add_argument("--threads", type=int, default=1,
-                        help="torch.set_num_threads (set OMP_NUM_THREADS to the same)")
+                        help="the studies' threads setting and torch.set_num_threads (set "
+                             "OMP_NUM_THREADS to the same)")
     parser.add_argument("--quick", action="store_true",
                         help="shrink every config to a few steps (a dry run)")
     parser.add_argument("--root", help="dataset folder (the configs' root otherwise)")
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         configs = [quick(config) for config in configs]
     if args.root:
         configs = [copy_config(config, root=args.root) for config in configs]
+    configs = [copy_config(config, threads=args.threads) for config in configs]  # every task's
     print(f"machine: {machine(args.threads)}")
     timings, summaries = [], []
     with tempfile.TemporaryDirectory(prefix="study_phases-") as scratch:

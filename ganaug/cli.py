@@ -29,6 +29,7 @@ from ganaug.data import ImageDataModule
 from ganaug.modules import GANModule
 from ganaug.modules.loading import load_gan
 from ganaug.study import (
+    LocalExecutor,
     RayExecutor,
     SequentialExecutor,
     StudyConfig,
@@ -265,13 +266,20 @@ def study_main(argv: list[str]) -> None:
     parser.add_argument("--gan-checkpoint", help="use this trained GAN instead of training one")
     parser.add_argument("--root", help="dataset folder")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ...")
-    parser.add_argument("--executor", choices=("sequential", "ray"), default="sequential",
-                        help="sequential: one run after the other in this process (default); "
-                             "ray: every run a task on a Ray cluster (pip install 'ganaug[ray]')")
+    parser.add_argument("--executor", choices=("local", "sequential", "ray"), default="local",
+                        help="local: tasks side by side in worker processes on this machine "
+                             "(default); sequential: one run after the other in this process; "
+                             "ray: every task on a Ray cluster (pip install 'ganaug[ray]')")
+    parser.add_argument("--cpus", type=int, help="CPUs the local executor keeps busy at most "
+                                                 "(default: all this process may use)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads of every task (a result "
+                                                    "setting)")
+    parser.add_argument("--gan-threads", type=int, help="torch CPU threads of a GAN training "
+                                                        "(default: --threads)")
     parser.add_argument("--ray-address", help="the Ray cluster to use (default: RAY_ADDRESS, or a "
                                               "local cluster on this machine)")
-    parser.add_argument("--cpus-per-run", type=float, help="CPUs a Ray task reserves (and its "
-                                                           "torch threads)")
+    parser.add_argument("--cpus-per-run", type=float, help="CPUs a Ray task reserves (at least "
+                                                           "its threads)")
     parser.add_argument("--gpus-per-run", type=float, help="GPUs a Ray run reserves; 0.25 = four "
                                                            "runs per GPU")
     args = parser.parse_args(argv)
@@ -280,12 +288,14 @@ def study_main(argv: list[str]) -> None:
     config = StudyConfig.from_yaml(args.config) if args.config else StudyConfig.quick()
     overrides = {name: getattr(args, name) for name in (
         "seeds", "ratios", "modes", "classifiers", "n_per_class", "max_steps", "gan_max_steps",
-        "gan_checkpoint", "root", "accelerator", "cpus_per_run", "gpus_per_run")
+        "gan_checkpoint", "root", "accelerator", "threads", "gan_threads", "cpus_per_run",
+        "gpus_per_run")
         if getattr(args, name) is not None}
     config = copy_config(config, **overrides)
+    executor = _executor(args.executor, args.ray_address, args.cpus)
     started = time.perf_counter()
     try:
-        rows = run_study(config, args.out, executor=_executor(args.executor, args.ray_address))
+        rows = run_study(config, args.out, executor=executor)
     except StudyFailed as failed:
         print(f"ganaug: error: {failed}", file=sys.stderr)
         raise SystemExit(1) from None
@@ -294,11 +304,16 @@ def study_main(argv: list[str]) -> None:
           f"{time.perf_counter() - started:.0f} s")
 
 
-def _executor(name: str, address: str | None) -> Executor:
-    """The executor the command line names (``--executor``, ``--ray-address``)."""
+def _executor(name: str, address: str | None, cpus: int | None = None) -> Executor:
+    """The executor the command line names (``--executor``, ``--ray-address``, ``--cpus``)."""
+    if address is not None and name != "ray":
+        raise ValueError("--ray-address needs --executor ray")
+    if cpus is not None and name != "local":
+        raise ValueError(f"--cpus is an option of the local executor, not of --executor {name} "
+                         f"(the Ray executor: --cpus-per-run)")
+    if name == "local":
+        return LocalExecutor(cpus)
     if name == "sequential":
-        if address is not None:
-            raise ValueError("--ray-address needs --executor ray")
         return SequentialExecutor()
     try:
         return RayExecutor(address)

@@ -242,6 +242,8 @@ def test_the_command_reads_yaml_applies_overrides_and_prints_the_table(tmp_path,
     assert "test error %" in printed and "gan+classic" in printed
     saved = json.loads((tmp_path / "out" / "config.json").read_text())
     assert saved["seeds"] == [3] and saved["dataset"] == "digits"
+    # the command's default executor: tasks side by side in worker processes
+    assert json.loads((tmp_path / "out" / "timings.json").read_text())["executor"] == "LocalExecutor"
 
 
 def test_shipped_study_configs_parse():

@@ -24,7 +24,7 @@ from ganaug.study import (
     plan_runs,
     run_study,
 )
-from ganaug.study.ray_executor import task_config
+from ganaug.study.ray_executor import task_config, task_cpus
 from ganaug.study.tasks import plan_tasks
 
 # one variant whose k-centre selection needs the referee, a GAN selected under referee and
@@ -174,6 +174,7 @@ def test_the_command_runs_on_ray_and_names_failures(cluster, tmp_path, capsys):
 
 @pytest.mark.parametrize(("changes", "message"), [
     (dict(cpus_per_run=3), "reserves 3 CPU, and the largest node of the Ray cluster has 2"),
+    (dict(gan_threads=3), "reserves 3 CPU, .* lower cpus_per_run / threads / gan_threads"),
     (dict(gpus_per_run=0.5), "reserves 0.5 GPU, and the largest node of the Ray cluster has 0"),
     (dict(gpus_per_gan=1), "reserves 1 GPU"),
     (dict(accelerator="gpu"), "needs gpus_per_run > 0"),
@@ -213,3 +214,10 @@ def test_a_task_without_a_gpu_runs_on_the_cpu():
     assert task_config(config, 0.25)["accelerator"] == "auto"  # Ray shows it its share
     assert task_config({**config, "accelerator": "cpu"}, 0)["accelerator"] == "cpu"
     assert config["accelerator"] == "auto"  # the study's own settings are left as they are
+
+
+def test_a_task_reserves_at_least_its_threads_in_cpus():
+    config = StudyConfig.from_dict({**VALUES, "threads": 2, "gan_threads": 4, "cpus_per_run": 3})
+    cpus = {task.kind: task_cpus(config, task) for task in plan_tasks(config)}
+    assert cpus == {"judge": 3, "gan": 4, "bank": 3, "run": 3}
+    assert task_cpus(copy_config(config, cpus_per_run=0.5), plan_tasks(config)[0]) == 2

@@ -23,8 +23,10 @@ Outputs in the study folder: ``results.csv`` (one row per run), ``summary.json``
 grids) and ``report.html``, all of it on one page.
 
 The work runs in this process one run after the other (:class:`SequentialExecutor`, the
-default), or as tasks on a Ray cluster (:class:`RayExecutor`, ``pip install 'ganaug[ray]'``);
-both write the same files, so either resumes a study the other started.
+default of :func:`run_study`), as tasks side by side in worker processes on this machine
+(:class:`LocalExecutor`, the default of ``ganaug study``), or as tasks on a Ray cluster
+(:class:`RayExecutor`, ``pip install 'ganaug[ray]'``); all write the same files, with the same
+torch threads per task (``threads``, ``gan_threads``), so each resumes a study another started.
 """
 
 from __future__ import annotations
@@ -32,12 +34,13 @@ from __future__ import annotations
 from ganaug.study.config import Recipe, StudyConfig, Variant, copy_config
 from ganaug.study.curves import LearningCurve
 from ganaug.study.executors import Executor, SequentialExecutor, StudyFailed
+from ganaug.study.local_executor import LocalExecutor
 from ganaug.study.plan import ARMS, REAL_ARMS, Run, plan_runs
 from ganaug.study.ray_executor import RayExecutor
 from ganaug.study.report import format_table, paired_interval, summarize, write_results
 from ganaug.study.runner import Study, run_study
 
-__all__ = ["ARMS", "REAL_ARMS", "Executor", "LearningCurve", "RayExecutor", "Recipe", "Run",
-           "SequentialExecutor", "Study", "StudyConfig", "StudyFailed", "Variant", "copy_config",
-           "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
+__all__ = ["ARMS", "REAL_ARMS", "Executor", "LearningCurve", "LocalExecutor", "RayExecutor",
+           "Recipe", "Run", "SequentialExecutor", "Study", "StudyConfig", "StudyFailed", "Variant",
+           "copy_config", "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
            "write_results"]

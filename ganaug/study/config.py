@@ -130,8 +130,12 @@ class StudyConfig:
     # faithful; None = keep the last
 
     # running
+    threads: int = 1  # torch CPU threads (intra-op) of every task: runs, judge, teachers, banks.
+    # A result setting: float sums, so the last bits of every gradient, depend on the thread count,
+    # and every executor runs each task with this many, so that they give the same numbers
+    gan_threads: int | None = None  # torch CPU threads of a GAN training; None = threads
     accelerator: str = "auto"
-    cpus_per_run: float = 1.0  # CPUs a task reserves under the ray executor, and its torch threads
+    cpus_per_run: float = 1.0  # CPUs a task reserves under the ray executor (at least its threads)
     gpus_per_run: float = 0.0  # GPUs a classifier run reserves under the ray executor; a fraction
     # (0.25) lets several runs share one GPU
     gpus_per_gan: float | None = None  # GPUs a GAN training reserves; None = gpus_per_run
@@ -224,6 +228,14 @@ class StudyConfig:
             raise ValueError(f"variant names must be unique, got {names}")
         for variant in self.variants:
             variant.diversity()  # validates the control
+        for name in ("threads", "gan_threads"):
+            threads = getattr(self, name)
+            if threads is None and name == "gan_threads":
+                continue
+            if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+                raise ValueError(f"{name} must be a whole number >= 1 (torch CPU threads), got "
+                                 f"{threads!r}" + (" (None = threads)" if name == "gan_threads"
+                                                   else ""))
         if not (math.isfinite(self.cpus_per_run) and self.cpus_per_run > 0):
             raise ValueError(f"cpus_per_run must be > 0, got {self.cpus_per_run}")
         for name in ("gpus_per_run", "gpus_per_gan"):
@@ -236,6 +248,13 @@ class StudyConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def task_threads(self, kind: str) -> int:
+        """The torch CPU threads of a task of ``kind`` (``gan``: ``gan_threads``, else
+        ``threads``)."""
+        if kind == "gan" and self.gan_threads is not None:
+            return self.gan_threads
+        return self.threads
 
     def training(self, classifier: str) -> tuple[dict[str, Any], int]:
         """The ClassifierModule options and step count of ``classifier``."""
@@ -263,8 +282,8 @@ def gan_fields(gan: Any, values: dict[str, Any]) -> dict[str, Any]:
 RESULT_NEUTRAL_SETTINGS = ("accelerator", "root", "cpus_per_run", "gpus_per_run", "gpus_per_gan")
 """Settings a study folder may be resumed with changed: where the dataset lies, which device runs
 and what each task reserves on a Ray cluster. Every other setting shapes some run's result (a
-classifier step count, the GAN, the grid, even the learning curves' test subset), so a folder
-holds runs of one value of each."""
+classifier step count, the GAN, the grid, even the learning curves' test subset, and the torch
+threads ``threads`` and ``gan_threads``), so a folder holds runs of one value of each."""
 
 
 def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[str, tuple[Any, Any]]:

@@ -1,9 +1,12 @@
-"""Who does a study's work: :class:`SequentialExecutor` (one process, the default) or
-:class:`~ganaug.study.ray_executor.RayExecutor` (tasks on a Ray cluster), both an
-:class:`Executor`; :class:`StudyFailed` names the tasks that did not finish.
+"""Who does a study's work: :class:`SequentialExecutor` (one process, the default of
+:func:`~ganaug.study.runner.run_study`),
+:class:`~ganaug.study.local_executor.LocalExecutor` (tasks side by side in worker processes, the
+default of ``ganaug study``) or :class:`~ganaug.study.ray_executor.RayExecutor` (tasks on a Ray
+cluster), each an :class:`Executor`; :class:`StudyFailed` names the tasks that did not finish.
 
-Both executors write the same files in the study folder (one JSON record per finished run, the
-GANs, banks, teachers and judge), so a study started with one resumes with the other.
+Every executor writes the same files in the study folder (one JSON record per finished run, the
+GANs, banks, teachers and judge), with each task run with the config's torch threads, so a study
+started with one resumes with another.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ def last_line(text: str) -> str:
 def quiet_lightning() -> None:
     """Keep a study's output to its progress and table: a study makes dozens of Trainers, and
     each would print its hardware summary, tips and the same few warnings. Called by the command
-    and in every Ray worker."""
+    and in every worker process (local or Ray)."""
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")

@@ -3,7 +3,8 @@
 :class:`RayExecutor` turns the study into the tasks of :func:`~ganaug.study.tasks.plan_tasks`
 and submits each one as a Ray task as soon as the tasks it needs have finished: the judge, the
 real-image runs and the GAN trainings at once, the banks after their GAN, the runs with synthetic
-images after their bank. Each task reserves ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs
+images after their bank. Each task reserves ``cpus_per_run`` CPUs (or its torch threads,
+``threads`` / ``gan_threads``, when they are more) and ``gpus_per_run`` GPUs
 (``gpus_per_gan`` for a GAN; Ray accepts fractions, so four runs of 0.25 share a GPU, and shows a
 task only the GPUs it reserved; a task that reserves none runs on the CPU under
 ``accelerator: auto``) and rebuilds what it needs from the configuration and the study
@@ -21,14 +22,13 @@ import os
 import time
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 from ganaug.study.config import StudyConfig
-from ganaug.study.executors import StudyFailed, last_line, quiet_lightning
-from ganaug.study.plan import plan_runs
+from ganaug.study.executors import last_line, quiet_lightning
 from ganaug.study.runner import Study
-from ganaug.study.tasks import Task, is_done, perform, plan_tasks, read_record
+from ganaug.study.schedule import Schedule
+from ganaug.study.tasks import Task, perform
 
 __all__ = ["RayExecutor"]
 
@@ -86,12 +86,14 @@ def _check_resources(ray: Any, config: StudyConfig) -> None:
         raise ValueError("accelerator gpu under the ray executor needs gpus_per_run > 0 (e.g. 0.25 "
                          "for four runs per GPU; --gpus-per-run), or Ray shows the runs no GPU")
     nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
-    wanted = {"CPU": config.cpus_per_run,
+    wanted = {"CPU": max(config.cpus_per_run, config.task_threads("run"),
+                         config.task_threads("gan")),
               "GPU": max(config.gpus_per_run, _gan_gpus(config))}
     for resource, amount in wanted.items():
         largest = max((node.get(resource, 0.0) for node in nodes), default=0.0)
         if amount > largest:
-            setting = "cpus_per_run" if resource == "CPU" else "gpus_per_run / gpus_per_gan"
+            setting = "cpus_per_run / threads / gan_threads" if resource == "CPU" \
+                else "gpus_per_run / gpus_per_gan"
             raise ValueError(f"a task of this study reserves {amount:g} {resource}, and the "
                              f"largest node of the Ray cluster has {largest:g}; lower {setting} "
                              f"or connect to a cluster that has them")
@@ -102,31 +104,26 @@ def _gan_gpus(config: StudyConfig) -> float:
 
 
 class _Schedule:
-    """One execution: submits each task when its needs have finished, follows progress, and
-    collects the runs' records and the failures."""
+    """One execution on the cluster: submits each task that :class:`Schedule` hands out and
+    follows progress."""
 
     def __init__(self, ray: Any, study: Study, poll_seconds: float) -> None:
         self.ray = ray
         self.study = study
         self.poll_seconds = poll_seconds
-        self.tasks = plan_tasks(study.config)
-        self.finished = {task.name for task in self.tasks if is_done(study, task)}
-        for task in self.tasks:
-            if task.name in self.finished:  # timings.json: reused from the folder, not timed
-                study.timings.reused(task.name, task.kind, arm=_arm(task))
-        self.failures: dict[str, str] = {}
-        self.records: dict[str, dict[str, Any]] = {}
+        self.schedule = Schedule.of(study)  # no CPU limit here: Ray places the tasks
         self.in_flight: dict[Any, Task] = {}  # object ref -> task
         self.tracker = ray.remote(num_cpus=0)(_tracker()).remote()
         self.remote = ray.remote(_perform_in_worker)
         self.config = study.config.to_dict()
 
     def run(self) -> list[dict[str, Any]]:
-        waiting = [task for task in self.tasks if task.name not in self.finished]
-        bar = tqdm(total=len(self.tasks), initial=len(self.finished), desc="study", unit="task",
-                   disable=not self.study.progress)
-        while waiting or self.in_flight:
-            waiting = self._submit_ready(waiting)
+        schedule = self.schedule
+        bar = tqdm(total=len(schedule.tasks), initial=len(schedule.finished), desc="study",
+                   unit="task", disable=not self.study.progress)
+        while schedule.active:
+            for task in schedule.start():
+                self.in_flight[self._submit(task)] = task
             if not self.in_flight:
                 break
             # the first task to finish, or none within poll_seconds; then any others done by now
@@ -136,63 +133,35 @@ class _Schedule:
                 done += self.ray.wait(rest, num_returns=len(rest), timeout=0)[0]
             for ref in done:
                 self._collect(ref, bar)
-            running = self.ray.get(self.tracker.running.remote()) & \
-                {task.name for task in self.in_flight.values()}
-            bar.set_postfix_str(f"running {len(running)}, "
-                                f"queued {len(waiting) + len(self.in_flight) - len(running)}, "
-                                f"failed {len(self.failures)}")
+            running = self.ray.get(self.tracker.running.remote()) & set(schedule.running)
+            bar.set_postfix_str(schedule.progress(len(running)))
         bar.close()
-        if self.failures:
-            raise StudyFailed(self.failures, len(self.finished), len(self.tasks))
-        records = []
-        for run in plan_runs(self.study.config):
-            record = self.records.get(run.run_id) or read_record(self.study, run)
-            if record is None:
-                raise RuntimeError(f"the run {run.run_id} finished, and {self.study.out}/runs "
-                                   f"holds no record of it: was the folder changed meanwhile?")
-            records.append(record)
-        return records
-
-    def _submit_ready(self, waiting: list[Task]) -> list[Task]:
-        """Submit the waiting tasks whose needs have finished, fail those whose needs failed, and
-        return the others."""
-        still = []
-        for task in waiting:
-            failed = [need for need in task.needs if need in self.failures]
-            if failed:
-                self.failures[task.name] = f"not started: it needs {failed[0]}, which failed"
-            elif all(need in self.finished for need in task.needs):
-                self.in_flight[self._submit(task)] = task
-            else:
-                still.append(task)
-        return still
+        return schedule.outcome(self.study)
 
     def _submit(self, task: Task) -> Any:
         c = self.study.config
         gpus = _gan_gpus(c) if task.kind == "gan" else c.gpus_per_run
-        options = dict(num_cpus=c.cpus_per_run, num_gpus=gpus, name=task.name)
+        # at least as many CPUs as the task's torch threads (which Study sets)
+        options = dict(num_cpus=task_cpus(c, task), num_gpus=gpus, name=task.name)
         return self.remote.options(**options).remote(
-            task_config(self.config, gpus), str(self.study.out), task,
-            max(1, int(c.cpus_per_run)), self.tracker)
+            task_config(self.config, gpus), str(self.study.out), task, self.tracker)
 
     def _collect(self, ref: Any, bar: tqdm) -> None:
         task = self.in_flight.pop(ref)
         try:
             result, seconds = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
-            self.failures[task.name] = str(error)
+            self.schedule.failed(task, str(error))
             bar.write(f"study: {task.name} failed: {last_line(str(error))}")
             return
-        self.finished.add(task.name)
-        self.study.timings.add(task.name, task.kind, seconds, arm=_arm(task))
-        if task.kind == "run":
-            self.records[task.name] = result
+        self.schedule.succeeded(task, result, seconds, self.study.timings)
         bar.update(1)
 
 
-def _arm(task: Task) -> str | None:
-    """The arm of a run task (None for the other kinds), as timings.json lists it."""
-    return task.run.arm if task.run is not None else None
+def task_cpus(config: StudyConfig, task: Task) -> float:
+    """The CPUs ``task`` reserves on a Ray cluster: ``cpus_per_run``, or its torch threads when
+    they are more."""
+    return max(config.cpus_per_run, config.task_threads(task.kind))
 
 
 def task_config(config: dict[str, Any], gpus: float) -> dict[str, Any]:
@@ -222,13 +191,12 @@ def _tracker() -> type:
     return Tracker
 
 
-def _perform_in_worker(config: dict[str, Any], out: str, task: Task, threads: int,
+def _perform_in_worker(config: dict[str, Any], out: str, task: Task,
                        tracker: Any) -> tuple[dict[str, Any] | None, float]:
-    """One task in a Ray worker: rebuilt from the configuration and the study folder alone.
-    Returns what :func:`perform` returns and the task's wall seconds in the worker (with the
-    reading of the files it needs)."""
+    """One task in a Ray worker: rebuilt from the configuration and the study folder alone
+    (:class:`Study` sets its torch threads). Returns what :func:`perform` returns and the task's
+    wall seconds in the worker (with the reading of the files it needs)."""
     tracker.started.remote(task.name)
-    torch.set_num_threads(threads)  # as many as the CPUs it reserved, in a reused worker too
     quiet_lightning()
     study = Study(StudyConfig.from_dict(config), out, progress=False)
     started = time.perf_counter()

@@ -19,7 +19,8 @@ import dataclasses
 import json
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +57,21 @@ from ganaug.study.timings import TaskTimings
 if TYPE_CHECKING:
     from ganaug.study.executors import Executor
 
-__all__ = ["Study", "run_study"]
+__all__ = ["Study", "run_study", "torch_threads"]
 
 _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` torch intra-op threads (``torch.set_num_threads``), then
+    restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class Study:
@@ -81,6 +94,11 @@ class Study:
         self._banks: dict[tuple[str, int], LabelledImages] = {}
         self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
         self.timings = TaskTimings()  # the seconds of every task done here (timings.json)
+
+    def threads(self, kind: str) -> Any:
+        """A context in which torch uses the CPU threads of a task of ``kind``
+        (:meth:`StudyConfig.task_threads`): every task's work runs in one, under every executor."""
+        return torch_threads(self.config.task_threads(kind))
 
     def _check_folder(self) -> None:
         """Stop when the folder holds runs of other settings (see :func:`setting_differences`)."""
@@ -132,13 +150,14 @@ class Study:
         else:
             name = "gan-" + (variant.name if variant.gan_options else "base")
             checkpoint = self.out / name / "gan.ckpt"
-            if checkpoint.is_file():
-                model = load_gan(checkpoint)
-                self.timings.reused(name, "gan")
-            else:
-                with self.timings.timing(name, "gan"):  # training and snapshot selection
-                    model = self._train_gan(options, checkpoint)
-            write_png(model.sample_grid(), self.out / f"samples-{name}.png")
+            with self.threads("gan"):  # the sample grid too, whichever task draws it
+                if checkpoint.is_file():
+                    model = load_gan(checkpoint)
+                    self.timings.reused(name, "gan")
+                else:
+                    with self.timings.timing(name, "gan"):  # training and snapshot selection
+                        model = self._train_gan(options, checkpoint)
+                write_png(model.sample_grid(), self.out / f"samples-{name}.png")
         self._gans[key] = model.eval()
         return model
 
@@ -206,7 +225,7 @@ class Study:
                 if Run("classic", classifier, seed) not in plan_runs(c):  # else that run's file
                     self.timings.reused(name, "teacher")
             else:
-                with self.timings.timing(name, "teacher"):
+                with self.timings.timing(name, "teacher"), self.threads("teacher"):
                     _, max_steps = c.training(classifier)
                     real = self.real_data()
                     self._trainer(max_steps).fit(model,
@@ -236,7 +255,7 @@ class Study:
                 model.load_state_dict(torch.load(path, weights_only=True))
                 self.timings.reused("judge", "judge")
             else:
-                with self.timings.timing("judge", "judge"):
+                with self.timings.timing("judge", "judge"), self.threads("judge"):
                     self._train_judge(model, seed, path)
             self._judge = model.eval()
         return self._judge
@@ -270,7 +289,8 @@ class Study:
                 bank = load_bank(path)
                 self.timings.reused(name, "bank")
             else:
-                with self.timings.timing(name, "bank"):  # less the GAN and referee it trains
+                # less the GAN and referee it trains
+                with self.timings.timing(name, "bank"), self.threads("bank"):
                     control = variant.diversity()
                     referee = self.referee() \
                         if control.needs_referee or control.selection == "kcenter" else None
@@ -294,7 +314,8 @@ class Study:
             elif path.is_file():
                 verdict = json.loads(path.read_text())
             else:
-                with self.timings.timing(f"bank-{variant.name}-seed{seed}", "bank"):
+                with self.timings.timing(f"bank-{variant.name}-seed{seed}", "bank"), \
+                        self.threads("bank"):
                     verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
                                                 num_classes=bank.num_classes).to_dict()
                     path.write_text(json.dumps(verdict, indent=2))
@@ -312,7 +333,7 @@ class Study:
                 self.timings.reused(run.run_id, "run", arm=run.arm)
                 return record
         # the run's own seconds: less the bank, GAN, judge or teacher it makes on the way
-        with self.timings.timing(run.run_id, "run", arm=run.arm):
+        with self.timings.timing(run.run_id, "run", arm=run.arm), self.threads("run"):
             return self._train_run(run, record_path)
 
     def _train_run(self, run: Run, record_path: Path) -> dict[str, Any]:
@@ -417,7 +438,9 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     ``loggers`` (any Lightning loggers) get each run's learning curve as it trains. ``executor``
     does the work: None = this process, one run after the other
     (:class:`~ganaug.study.executors.SequentialExecutor`); a
-    :class:`~ganaug.study.ray_executor.RayExecutor` spreads it over a Ray cluster."""
+    :class:`~ganaug.study.local_executor.LocalExecutor` runs tasks side by side in worker
+    processes, a :class:`~ganaug.study.ray_executor.RayExecutor` spreads them over a Ray
+    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``)."""
     study = Study(config, out, progress=progress, loggers=loggers)
     records = study.run_all() if executor is None else executor.execute(study)
     with study.timings.timing("outputs", "outputs"):
@@ -426,5 +449,6 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     # apart from the results: wall times differ from one invocation to the next
     study.timings.write(study.out / "timings.json",
                         executor=type(executor).__name__ if executor else "SequentialExecutor",
-                        threads=torch.get_num_threads())
+                        threads=config.threads, gan_threads=config.task_threads("gan"),
+                        cpus=getattr(executor, "cpus", None))
     return rows
