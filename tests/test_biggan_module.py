@@ -1,5 +1,5 @@
 """The BigGAN module: published defaults, a short fit, uniformly drawn fake classes, the speed
-options, truncated sampling and crash-and-resume equality (G, D, EMA G, optimizers, counters)."""
+options and truncated sampling (its resume: tests/test_resume.py; its DDP fit: tests/test_ddp.py)."""
 
 import pytest
 import torch
@@ -7,7 +7,6 @@ from torch import nn
 
 from ganaug.data import ImageDataModule
 from ganaug.modules import BigGAN
-from tests_helpers import assert_same_training_state
 
 
 def tiny_model(**options):
@@ -100,27 +99,3 @@ def test_compile_networks_compiles_generator_and_discriminator_only(monkeypatch)
     model.setup("validate")  # a second setup does not compile again
     assert compiled == [model.generator, model.discriminator]
 
-
-def test_resume_equals_uninterrupted(trainer_factory, tmp_path):
-    torch.manual_seed(0)
-    full = tiny_model()
-    trainer_factory(max_epochs=2).fit(full, datamodule())
-
-    torch.manual_seed(0)
-    first = tiny_model()
-    interrupted = trainer_factory(max_epochs=1)
-    interrupted.fit(first, datamodule())
-    path = tmp_path / "epoch1.ckpt"
-    interrupted.save_checkpoint(path)
-
-    torch.manual_seed(12345)  # the global RNG must not matter
-    resumed = tiny_model()
-    trainer_factory(max_epochs=2).fit(resumed, datamodule(), ckpt_path=path)
-
-    # 5 D steps per epoch, a G step after every 2nd (one straddles the epochs): 5 iterations,
-    # the EMA averaging from the 3rd, i.e. after the resume
-    assert first.iteration == 2 and first.d_steps_done == 5
-    assert resumed.d_steps_done == full.d_steps_done == 10
-    assert resumed.iteration == full.iteration == 5
-    assert_same_training_state(full, resumed)
-    assert torch.equal(full.fixed_z, resumed.fixed_z)

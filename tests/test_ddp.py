@@ -1,29 +1,58 @@
-"""Two CPU processes (gloo): a ConditionalGAN fit finishes, parameters agree across ranks after it,
-the ranks drew different noise, and a fit killed in the middle of an epoch resumes exactly."""
+"""Two CPU processes (gloo): a fit of every GAN family finishes under ``ddp`` (and, pickled into
+the processes, ``ddp_spawn``) with the ranks in sync, after drawing different noise on different
+data; and a fit killed in the middle of an epoch resumes exactly."""
 
 import os
 import signal
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+import pytest
 import torch
 
 from tests_helpers import DDP_SCRIPTS, run_ddp_script
 
+FITS = {  # batches an epoch of each rank, epochs (tests/ddp/fit_gan.py: 40 digits a rank)
+    "cgan": (5, 2),  # batches of 8
+    "dagan": (5, 2),  # batches of 4 pairs
+    "biggan": (4, 1),  # batches of 10
+}
 
-def test_two_process_ddp_fit(tmp_path):
-    ranks = run_ddp_script("fit_cgan.py", tmp_path)
-    assert all(r["world_size"] == 2 for r in ranks)
-    # 160 training digits, 80 per rank, batches of 8: 10 D steps per epoch, 2 epochs
-    assert [r["d_steps_done"] for r in ranks] == [20, 20]
-    assert [r["iteration"] for r in ranks] == [10, 10]
+
+@pytest.mark.parametrize("family, strategy", [
+    ("cgan", "ddp"), ("dagan", "ddp"), ("biggan", "ddp"), ("cgan", "ddp_spawn")])
+def test_two_process_fit(family, strategy, tmp_path):
+    ranks = run_ddp_script("fit_gan.py", tmp_path, "--family", family, "--strategy", strategy)
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    batches, epochs = FITS[family]
+    steps = batches * epochs  # a D step a batch, a G step after every 2nd (d_steps=2)
+    assert [(r["d_steps_done"], r["iteration"]) for r in ranks] == [(steps, steps // 2)] * 2
     for name in ("generator", "discriminator", "generator_ema"):
+        assert ranks[0]["state"][name].keys() == ranks[1]["state"][name].keys()
         for key, value in ranks[0]["state"][name].items():
             # the live G's BN statistics are per rank; the EMA G's are averaged over ranks
-            if value.is_floating_point() and ("running" not in key or name == "generator_ema"):
+            if name != "generator" or "running" not in key:
                 assert torch.equal(value, ranks[1]["state"][name][key]), f"{name}.{key}"
+    # the launching process holds rank 0's EMA G (with ddp_spawn: the weights brought back)
+    parent = torch.load(tmp_path / "parent.pt", weights_only=True)
+    for key, value in ranks[0]["state"]["generator_ema"].items():
+        assert torch.equal(parent[key], value), key
+
+    # the ranks drew different noise (and fake classes, where the family draws them) ...
     assert not torch.allclose(ranks[0]["first_noise"], ranks[1]["first_noise"])
+    fake = [r["first_fake_labels"] for r in ranks]
+    assert (fake[0] is None) == (family != "biggan")
+    if family == "biggan":
+        assert not torch.equal(fake[0], fake[1])
+    # ... on images of their own: no image of the first epoch on both ranks
+    first_epoch = [set(torch.cat([f for _, f in r["seen"][:batches]]).tolist()) for r in ranks]
+    assert not first_epoch[0] & first_epoch[1]
+    if family == "dagan":  # every batch of every rank is made of same-class pairs
+        for rank in ranks:
+            for labels, _ in rank["seen"]:
+                assert min(Counter(labels.tolist()).values()) >= 2
 
 
 def test_two_process_fit_killed_mid_epoch_resumes_exactly(tmp_path):

@@ -1,6 +1,8 @@
 """Crash-and-resume: a fit interrupted anywhere (in the middle of an epoch or at its end, killed
-with SIGKILL) and resumed from its checkpoint ends in exactly the state of an uninterrupted fit
-(G, D, EMA G, both optimizers, counters; a classifier's weights, optimizer and schedule)."""
+with SIGKILL, or saved after ``fit`` returned) and resumed from its checkpoint ends in exactly the
+state of an uninterrupted fit (G, D, EMA G with its running statistics, both optimizers,
+counters; a classifier's weights, optimizer and schedule), for every GAN family and the
+classifier."""
 
 import multiprocessing
 import signal
@@ -11,6 +13,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from conftest import make_trainer
+from ganaug.modules import load_gan
 from ganaug.classify import ClassifierModule
 from ganaug.data import (
     ImageDataModule,
@@ -19,45 +22,7 @@ from ganaug.data import (
     SyntheticBlendDataModule,
 )
 from ganaug.modules import DAGAN, BigGAN, ConditionalGAN
-from tests_helpers import KillAfterCheckpoint, assert_same_training_state
-
-
-def tiny_model():
-    return ConditionalGAN(num_classes=10, latent_dim=8, g_width=4, d_width=4, image_size=28,
-                          d_steps=2, ema_decay=0.9, ema_start=2, grid_size=10, seed=3)
-
-
-def datamodule():
-    # 10 digits per class, batches of 20: 5 batches per epoch, so G steps straddle epochs
-    return ImageDataModule("digits", image_size=28, n_per_class=10, test_per_class=5,
-                           batch_size=20, seed=1, hflip=True)
-
-
-def test_resume_equals_uninterrupted(trainer_factory, tmp_path):
-    torch.manual_seed(0)
-    full = tiny_model()
-    trainer_factory(max_epochs=3).fit(full, datamodule())
-
-    torch.manual_seed(0)
-    first = tiny_model()
-    interrupted = trainer_factory(max_epochs=2)
-    interrupted.fit(first, datamodule())
-    path = tmp_path / "epoch2.ckpt"
-    interrupted.save_checkpoint(path)
-
-    torch.manual_seed(12345)  # the global RNG must not matter
-    resumed = tiny_model()
-    resumed_trainer = trainer_factory(max_epochs=3)
-    resumed_trainer.fit(resumed, datamodule(), ckpt_path=path)
-
-    assert resumed.d_steps_done == full.d_steps_done == 15
-    assert resumed.iteration == full.iteration == 7
-    assert_same_training_state(full, resumed)
-
-
-# ---------------------------------------------------------------------------------------------
-# crash and resume anywhere: a fit killed with SIGKILL right after a checkpoint written in the
-# middle of an epoch (ModelCheckpoint every_n_train_steps) or at its end, resumed with ckpt_path
+from tests_helpers import KillAfterCheckpoint
 
 
 def classifier_blend(share: float | None):
@@ -72,8 +37,14 @@ def classifier_blend(share: float | None):
 
 
 FAMILIES = {  # model, data, epochs, every_n_train_steps of the mid-epoch checkpoint
-    # 5 batches an epoch, a G step after every 2nd D step: global_step 4 after 3 batches
-    "cgan": (tiny_model, datamodule, 3, 4),
+    # 10 digits per class, batches of 20: 5 batches an epoch, a G step after every 2nd D step,
+    # so G steps straddle epochs; global_step 4 after 3 batches
+    "cgan": (lambda: ConditionalGAN(num_classes=10, latent_dim=8, g_width=4, d_width=4,
+                                    image_size=28, d_steps=2, ema_decay=0.9, ema_start=2,
+                                    grid_size=10, seed=3),
+             lambda: ImageDataModule("digits", image_size=28, n_per_class=10, test_per_class=5,
+                                     batch_size=20, seed=1, hflip=True),
+             3, 4),
     "biggan": (lambda: BigGAN(num_classes=10, latent_dim=8, g_width=1, d_width=1, channels=3,
                               image_size=32, d_steps=2, ema_decay=0.9, ema_start=2, grid_size=10,
                               seed=3),
@@ -137,13 +108,31 @@ def _assert_same(full: dict[str, object], resumed: dict[str, object], at: str) -
             assert value == resumed[key], f"{at}: {key}: {value} uninterrupted, {resumed[key]} resumed"
 
 
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    """``uninterrupted(family)``: the module of a fit of ``epochs`` epochs, made once per family
+    and shared by the tests below."""
+    fits = {}
+
+    def fit(family: str):
+        if family not in fits:
+            make_model, make_data, epochs, _ = FAMILIES[family]
+            torch.manual_seed(0)
+            fits[family] = make_model()
+            make_trainer(tmp_path_factory.mktemp(family), max_epochs=epochs).fit(
+                fits[family], make_data())
+        return fits[family]
+
+    return fit
+
+
 @pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
 @pytest.mark.parametrize("family", FAMILIES)
-def test_a_fit_killed_anywhere_resumes_exactly(family, tmp_path):
+def test_a_fit_killed_anywhere_resumes_exactly(family, uninterrupted, tmp_path):
+    """A fit killed with SIGKILL right after a checkpoint written in the middle of an epoch
+    (``ModelCheckpoint(every_n_train_steps)``) or at its end, resumed with ``ckpt_path``."""
     make_model, make_data, epochs, _ = FAMILIES[family]
-    torch.manual_seed(0)
-    full = make_model()
-    make_trainer(tmp_path, max_epochs=epochs).fit(full, make_data())
+    full = uninterrupted(family)
     expected = _training_state(full)
 
     fork = multiprocessing.get_context("fork")
@@ -164,3 +153,40 @@ def test_a_fit_killed_anywhere_resumes_exactly(family, tmp_path):
         resumed = make_model()
         make_trainer(folder, max_epochs=epochs).fit(resumed, make_data(), ckpt_path=path)
         _assert_same(expected, _training_state(resumed), at)
+
+
+COUNTS = {  # (d_steps_done, iteration) after epochs - 1 epochs and after all of them
+    "cgan": ((10, 5), (15, 7)),  # resumed at an even D step: the G steps straddle other epochs
+    # 5 D steps an epoch: the G step after the 6th straddles the resume, the EMA averages
+    # from the 3rd iteration, after the resume
+    "biggan": ((5, 2), (10, 5)),
+    "dagan": ((5, 2), (10, 5)),
+}
+
+
+@pytest.mark.parametrize("family", COUNTS)
+def test_a_gan_saved_after_fit_returned_resumes_exactly(family, uninterrupted, tmp_path):
+    """A GAN fit of ``epochs - 1`` epochs saved with ``trainer.save_checkpoint`` after ``fit``
+    returned loads with ``load_gan`` (same class, options and sample grid) and, resumed for
+    one more epoch, ends in the state of an uninterrupted fit."""
+    make_model, make_data, epochs, _ = FAMILIES[family]
+    torch.manual_seed(0)
+    first = make_model()
+    interrupted = make_trainer(tmp_path, max_epochs=epochs - 1)
+    interrupted.fit(first, make_data())
+    path = tmp_path / "saved.ckpt"
+    interrupted.save_checkpoint(path)
+    loaded = load_gan(path)
+    assert type(loaded) is type(first) and dict(loaded.hparams) == dict(first.hparams)
+    assert torch.equal(loaded.sample_grid(), first.sample_grid())
+
+    torch.manual_seed(12345)  # the global RNG must not matter
+    resumed = make_model()
+    make_trainer(tmp_path, max_epochs=epochs).fit(resumed, make_data(), ckpt_path=path)
+
+    full = uninterrupted(family)
+    before, after = COUNTS[family]
+    assert (first.d_steps_done, first.iteration) == before
+    assert (resumed.d_steps_done, resumed.iteration) == (full.d_steps_done, full.iteration) == after
+    _assert_same(_training_state(full), _training_state(resumed), "saved after fit")
+    assert torch.equal(resumed.sample_grid(), full.sample_grid())
