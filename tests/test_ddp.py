@@ -12,19 +12,37 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests_helpers import DDP_SCRIPTS, run_ddp_script
+from tests_helpers import DDP_SCRIPTS, run_script, saved_ranks
 
 FITS = {  # batches an epoch of each rank, epochs (tests/ddp/fit_gan.py: 40 digits a rank)
     "cgan": (5, 2),  # batches of 8
     "dagan": (5, 2),  # batches of 4 pairs
     "biggan": (4, 1),  # batches of 10
 }
+RUNS = {"ddp": ("cgan", "dagan", "biggan"), "ddp_spawn": ("cgan",)}  # the families of a strategy
+
+
+@pytest.fixture(scope="module")
+def ddp_fits(tmp_path_factory):
+    """``ddp_fits(strategy)``: the folder of one run of tests/ddp/fit_gan.py fitting the
+    strategy's families one after the other (two processes start once for all of them)."""
+    folders = {}
+
+    def fit(strategy: str) -> Path:
+        if strategy not in folders:
+            folder = tmp_path_factory.mktemp(strategy)
+            run_script("fit_gan.py", folder, "--strategy", strategy, "--family", *RUNS[strategy])
+            folders[strategy] = folder
+        return folders[strategy]
+
+    return fit
 
 
 @pytest.mark.parametrize("family, strategy", [
-    ("cgan", "ddp"), ("dagan", "ddp"), ("biggan", "ddp"), ("cgan", "ddp_spawn")])
-def test_two_process_fit(family, strategy, tmp_path):
-    ranks = run_ddp_script("fit_gan.py", tmp_path, "--family", family, "--strategy", strategy)
+    (family, strategy) for strategy, families in RUNS.items() for family in families])
+def test_two_process_fit(family, strategy, ddp_fits):
+    folder = ddp_fits(strategy) / family
+    ranks = saved_ranks(folder)
     assert [r["world_size"] for r in ranks] == [2, 2]
     batches, epochs = FITS[family]
     steps = batches * epochs  # a D step a batch, a G step after every 2nd (d_steps=2)
@@ -36,7 +54,7 @@ def test_two_process_fit(family, strategy, tmp_path):
             if name != "generator" or "running" not in key:
                 assert torch.equal(value, ranks[1]["state"][name][key]), f"{name}.{key}"
     # the launching process holds rank 0's EMA G (with ddp_spawn: the weights brought back)
-    parent = torch.load(tmp_path / "parent.pt", weights_only=True)
+    parent = torch.load(folder / "parent.pt", weights_only=True)
     for key, value in ranks[0]["state"]["generator_ema"].items():
         assert torch.equal(parent[key], value), key
 

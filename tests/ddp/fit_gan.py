@@ -1,12 +1,13 @@
-"""Two-process (gloo) fit of a tiny GAN of one family, run by tests/test_ddp.py as a script:
-``fit_gan.py OUT --family cgan|dagan|biggan --strategy ddp|ddp_spawn``.
+"""Two-process (gloo) fits of tiny GANs, run by tests/test_ddp.py as a script:
+``fit_gan.py OUT --family cgan [dagan biggan] --strategy ddp|ddp_spawn``, the families one after
+the other in the same processes (``ddp``: they start once, which is most of a fit's time here).
 
-Each rank saves to OUT/rank{r}.pt its final G / D / EMA G state, its counters and world size, the
-first noise and fake classes it drew, and the labels and a fingerprint of every training image it
-saw; rank 0 of the launching process saves the EMA G weights it holds after ``fit`` to
-OUT/parent.pt (with ``ddp_spawn``, those Lightning brought back from the workers). Plain strategy
-names are used on purpose: the modules (and ``PairedImageDataModule``) must make DDP work by
-themselves, and ``ddp_spawn`` pickles the module into two new processes.
+Each rank saves to OUT/<family>/rank{r}.pt its final G / D / EMA G state, its counters and world
+size, the first noise and fake classes it drew, and the labels and a fingerprint of every training
+image it saw; rank 0 of the launching process saves the EMA G weights it holds after ``fit`` to
+OUT/<family>/parent.pt (with ``ddp_spawn``, those Lightning brought back from the workers). Plain
+strategy names are used on purpose: the modules (and ``PairedImageDataModule``) must make DDP
+work by themselves, and ``ddp_spawn`` pickles the module into two new processes.
 """
 
 import argparse
@@ -82,8 +83,8 @@ FAMILIES = {
 
 
 class SaveEachRank(L.Callback):
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, out: Path, family: str) -> None:
+        self.out, self.family = out, family
 
     def on_train_end(self, trainer, model):
         state = {name: getattr(model, name).state_dict()
@@ -92,25 +93,28 @@ class SaveEachRank(L.Callback):
                     "d_steps_done": model.d_steps_done, "world_size": trainer.world_size,
                     "first_noise": model.first_noise,
                     "first_fake_labels": model.first_fake_labels, "seen": model.seen},
-                   self.out / f"rank{trainer.global_rank}.pt")
+                   self.out / self.family / f"rank{trainer.global_rank}.pt")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out", type=Path)
-    parser.add_argument("--family", choices=FAMILIES, required=True)
+    parser.add_argument("--family", choices=FAMILIES, nargs="+", required=True)
     parser.add_argument("--strategy", choices=("ddp", "ddp_spawn"), default="ddp")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    make_model, make_data, epochs = FAMILIES[args.family]
-    model = make_model()
-    trainer = L.Trainer(accelerator="cpu", devices=2, strategy=args.strategy, max_epochs=epochs,
-                        logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, default_root_dir=str(args.out),
-                        callbacks=[SaveEachRank(args.out)])
-    trainer.fit(model, make_data())
-    if trainer.global_rank == 0:
-        torch.save(model.generator_ema.state_dict(), args.out / "parent.pt")
+    for family in args.family:
+        (args.out / family).mkdir(exist_ok=True)
+        make_model, make_data, epochs = FAMILIES[family]
+        model = make_model()
+        trainer = L.Trainer(accelerator="cpu", devices=2, strategy=args.strategy,
+                            max_epochs=epochs, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False,
+                            default_root_dir=str(args.out),
+                            callbacks=[SaveEachRank(args.out, family)])
+        trainer.fit(model, make_data())
+        if trainer.global_rank == 0:
+            torch.save(model.generator_ema.state_dict(), args.out / family / "parent.pt")
 
 
 if __name__ == "__main__":
