@@ -38,6 +38,8 @@ class DiversityControl:
     pool_factor: int = 1  # candidates drawn per kept image (for filtering / selection)
     filter_misclassified: bool = False  # drop samples the referee assigns to another class
     drop_confident_above: float | None = None  # also drop samples with p(class) above this
+    min_confidence: float | None = None  # keep only samples with p(class) at least this (the
+    # filter threshold of GaFi, Lampis et al. 2023); None = off
     selection: Literal["random", "kcenter"] = "random"  # how the kept subset is chosen
 
     def __post_init__(self) -> None:
@@ -49,6 +51,12 @@ class DiversityControl:
             raise ValueError(
                 f"drop_confident_above must be in (0, 1] or None, got {self.drop_confident_above}"
             )
+        if self.min_confidence is not None and not 0 < self.min_confidence <= 1:
+            raise ValueError(f"min_confidence must be in (0, 1] or None, got {self.min_confidence}")
+        if (self.min_confidence is not None and self.drop_confident_above is not None
+                and self.min_confidence > self.drop_confident_above):
+            raise ValueError(f"min_confidence ({self.min_confidence}) above drop_confident_above "
+                             f"({self.drop_confident_above}) keeps no sample")
         if self.truncation is not None and not self.truncation > 0:
             raise ValueError(f"truncation must be > 0 or None, got {self.truncation}")
         if not self.temperature > 0:
@@ -57,7 +65,8 @@ class DiversityControl:
     @property
     def needs_referee(self) -> bool:
         """Whether a classifier trained on the real data is needed."""
-        return self.filter_misclassified or self.drop_confident_above is not None
+        return (self.filter_misclassified or self.drop_confident_above is not None
+                or self.min_confidence is not None)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,14 +102,20 @@ def classifier_filter(
     *,
     drop_misclassified: bool = True,
     drop_confident_above: float | None = None,
+    min_confidence: float | None = None,
 ) -> Tensor:
-    """Boolean mask (N,) of the samples to keep."""
+    """Boolean mask (N,) of the samples to keep: those the classifier assigns to their class
+    (``drop_misclassified``) with a softmax probability of that class in
+    ``[min_confidence, drop_confident_above]`` (either bound None = none)."""
     keep = torch.ones(len(labels), dtype=torch.bool, device=logits.device)
     if drop_misclassified:
         keep &= logits.argmax(1) == labels
-    if drop_confident_above is not None:
+    if drop_confident_above is not None or min_confidence is not None:
         confidence = logits.softmax(1).gather(1, labels[:, None]).squeeze(1)
-        keep &= confidence <= drop_confident_above
+        if drop_confident_above is not None:
+            keep &= confidence <= drop_confident_above
+        if min_confidence is not None:
+            keep &= confidence >= min_confidence
     return keep
 
 
@@ -132,7 +147,8 @@ def draw_class_bank(
             labels = torch.full((len(batch),), label, dtype=torch.long)
             keep = classifier_filter(logits, labels,
                                      drop_misclassified=control.filter_misclassified,
-                                     drop_confident_above=control.drop_confident_above)
+                                     drop_confident_above=control.drop_confident_above,
+                                     min_confidence=control.min_confidence)
             # keep the most class-like rejects, in case too few images pass
             candidates = torch.cat([rejected, batch[~keep]]) if len(rejected) else batch[~keep]
             scores = torch.cat([rejected_scores, logits.softmax(1)[~keep, label]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -96,6 +97,12 @@ def test_classifier_filter_hand_case():
     only_confidence = classifier_filter(logits, labels, drop_misclassified=False,
                                         drop_confident_above=0.5)
     assert only_confidence.tolist() == [False, True, False, False]
+    # GaFi's threshold: p(label) of the four samples is 0.7, 0.4, 0.95, 0.55
+    assert classifier_filter(logits, labels, min_confidence=0.6).tolist() == [True, False, True, False]
+    assert classifier_filter(logits, labels, drop_misclassified=False,
+                             min_confidence=0.4).tolist() == [True, True, True, True]
+    band = classifier_filter(logits, labels, min_confidence=0.6, drop_confident_above=0.9)
+    assert band.tolist() == [True, False, False, False]
 
 
 class SignReferee(nn.Module):
@@ -126,6 +133,18 @@ def test_the_filter_keeps_only_images_the_referee_gives_the_class():
     assert images.shape == (50, 1, 4, 4) and bool((images > 0).all())
 
 
+def test_min_confidence_keeps_only_images_the_referee_is_sure_of():
+    # SignReferee: p(class 1 | mean m) = sigmoid(20 m), at least 0.99 where m >= ln(99) / 20
+    control = DiversityControl(filter_misclassified=True, min_confidence=0.99)
+    images = draw_class_bank(uniform_sampler, 1, 200, control,
+                             generator=torch.Generator().manual_seed(0), referee=SignReferee())
+    threshold = math.log(99) / 20
+    assert float(images.min()) >= threshold - 1e-6
+    plain = draw_class_bank(uniform_sampler, 1, 200, DiversityControl(filter_misclassified=True),
+                            generator=torch.Generator().manual_seed(0), referee=SignReferee())
+    assert float(plain.min()) < threshold  # the plain filter keeps the unsure ones
+
+
 def test_k_center_selection_spreads_over_the_referee_features():
     generator = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     spread = draw_class_bank(uniform_sampler, 0, 5, DiversityControl(pool_factor=20, selection="kcenter"),
@@ -154,6 +173,8 @@ def test_a_filter_that_rejects_everything_warns_and_keeps_the_most_class_like():
     (dict(pool_factor=0), "pool_factor must be >= 1"),
     (dict(selection="best"), "selection must be"),
     (dict(drop_confident_above=1.5), "drop_confident_above must be in"),
+    (dict(min_confidence=0.0), "min_confidence must be in"),
+    (dict(min_confidence=0.9, drop_confident_above=0.8), "keeps no sample"),
 ])
 def test_bad_controls_are_refused(options, message):
     with pytest.raises(ValueError, match=message):

@@ -36,6 +36,16 @@ TINY = dict(
 )
 
 
+# TINY with a k-centre variant that needs the referee, a GAN selected under referee and judge,
+# and a soft-label recipe that needs each seed's teacher: every kind of dependency of the
+# executors' task graph
+EVERY_DEPENDENCY = {
+    **TINY, "modes": ["augment"],
+    "variants": [dict(name="spread", control=dict(pool_factor=2, selection="kcenter"))],
+    "recipes": [dict(name="kd", options=dict(distill_weight=0.5, distill_on="synthetic"))],
+    "gan_selection": dict(every_n_iterations=1, n_per_class=2), "curve_points": 2,
+}
+
 def test_plan_pairs_every_gan_run_with_real_and_classic_runs():
     config = StudyConfig.from_dict(TINY)
     runs = plan_runs(config)

@@ -1,26 +1,28 @@
-"""The local executor and the study's torch threads: the same results as the sequential executor,
-a study started under either resumes under the other, a failing task is named while the others
-finish, the shared schedule keeps to its CPUs, and every task runs with the config's threads."""
+"""The local executor and the study's torch threads: the shared schedule keeps to its CPUs,
+every task runs with the config's threads, the command's options, and workers that end with their
+driver. Its results against the sequential executor: test_study_executors.py."""
 
 from __future__ import annotations
 
 import heapq
 import json
-import shutil
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
 
 import lightning as L
 import pytest
 import torch
-from test_study import TINY
+from test_study import EVERY_DEPENDENCY, TINY
 
 from ganaug.cli import main
 from ganaug.modules import GANModule
 from ganaug.study import (
     LocalExecutor,
-    Run,
     Study,
     StudyConfig,
-    StudyFailed,
     copy_config,
     plan_runs,
     run_study,
@@ -29,94 +31,7 @@ from ganaug.study.config import setting_differences
 from ganaug.study.schedule import Schedule
 from ganaug.study.tasks import Task, plan_tasks
 
-# a k-centre variant that needs the referee, a GAN selected under referee and judge, and a
-# soft-label recipe that needs each seed's teacher: every kind of dependency
-VALUES = {**TINY, "modes": ["augment"],
-          "variants": [dict(name="spread", control=dict(pool_factor=2, selection="kcenter"))],
-          "recipes": [dict(name="kd", options=dict(distill_weight=0.5, distill_on="synthetic"))],
-          "gan_selection": dict(every_n_iterations=1, n_per_class=2), "curve_points": 2}
-
-
-@pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
-    """The tiny study done by the sequential executor."""
-    out = tmp_path_factory.mktemp("sequential")
-    run_study(StudyConfig.from_dict(VALUES), out, progress=False)
-    return out
-
-
-def test_local_gives_the_results_of_the_sequential_executor(sequential, tmp_path):
-    run_study(StudyConfig.from_dict(VALUES), tmp_path, progress=False,
-              executor=LocalExecutor(cpus=2))
-    for name in ("results.csv", "judge.json", "gan-base/selection.json",
-                 "banks/spread-seed1.faithfulness.json",
-                 "curves/small_cnn-gan_classic-spread-augment-r0.5-kd-seed1.csv"):
-        assert (tmp_path / name).read_bytes() == (sequential / name).read_bytes(), name
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == \
-        sorted(p.name for p in (sequential / "runs").iterdir())
-    timings = json.loads((tmp_path / "timings.json").read_text())
-    assert (timings["executor"], timings["cpus"], timings["threads"], timings["gan_threads"]) == \
-        ("LocalExecutor", 2, 1, 1)
-    phases = {task["name"]: task["phase"] for task in timings["tasks"]}
-    assert phases == {task.name: task.kind for task in plan_tasks(StudyConfig.from_dict(VALUES))} \
-        | {"outputs": "outputs"}
-    assert all(not task["reused"] and task["seconds"] is not None for task in timings["tasks"])
-
-
-def test_local_resumes_a_sequential_study(sequential, tmp_path):
-    shutil.copytree(sequential, tmp_path, dirs_exist_ok=True)
-    runs = plan_runs(StudyConfig.from_dict(VALUES))
-    missing = [tmp_path / "runs" / f"{run.run_id}.json" for run in (runs[1], runs[-1])]
-    for path in missing:
-        path.unlink()
-    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")}
-    run_study(StudyConfig.from_dict(VALUES), tmp_path, progress=False,
-              executor=LocalExecutor(cpus=2))
-    assert all(path.is_file() for path in missing)
-    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
-    assert (tmp_path / "results.csv").read_bytes() == (sequential / "results.csv").read_bytes()
-    tasks = json.loads((tmp_path / "timings.json").read_text())["tasks"]
-    assert {task["name"] for task in tasks if not task["reused"]} == \
-        {runs[1].run_id, runs[-1].run_id, "outputs"}
-
-
-def test_a_failing_task_is_named_the_others_finish_and_the_sequential_executor_resumes(
-        sequential, tmp_path, monkeypatch):
-    config = StudyConfig.from_dict(VALUES)
-    runs = plan_runs(config)
-    blocked = next(run for run in runs if run.arm == "synthetic" and run.seed == 1)
-    record = tmp_path / "runs" / f"{blocked.run_id}.json"
-    record.mkdir(parents=True)  # its record cannot be written: the run fails after training
-    with pytest.raises(StudyFailed, match=f"{blocked.run_id}: IsADirectoryError") as failed:
-        run_study(config, tmp_path, progress=False, executor=LocalExecutor(cpus=2))
-    assert list(failed.value.failures) == [blocked.run_id]
-    assert "Traceback" in failed.value.failures[blocked.run_id]  # the worker's, for the user
-    finished = sorted(p.stem for p in (tmp_path / "runs").glob("*.json") if p.is_file())
-    assert finished == sorted(run.run_id for run in runs if run != blocked)
-    assert not (tmp_path / "results.csv").exists()
-
-    # the sequential executor trains only that run, and the table is the uninterrupted one's
-    record.rmdir()
-    fits = []
-    original_fit = L.Trainer.fit
-    monkeypatch.setattr(L.Trainer, "fit", lambda *a, **k: fits.append(1) or original_fit(*a, **k))
-    run_study(config, tmp_path, progress=False)
-    assert len(fits) == 1
-    assert (tmp_path / "results.csv").read_bytes() == (sequential / "results.csv").read_bytes()
-
-
-def test_tasks_that_need_a_failed_task_are_not_started(tmp_path):
-    config = StudyConfig.from_dict({**VALUES, "seeds": [0], "recipes": [], "judge_per_class": 0,
-                                    "gan_selection": None, "curve_points": 0})
-    (tmp_path / "gan-base").write_text("")  # a file where the GAN's folder goes: it cannot be saved
-    with pytest.raises(StudyFailed) as failed:
-        run_study(config, tmp_path, progress=False, executor=LocalExecutor(cpus=2))
-    reasons = failed.value.failures
-    synthetic = [run.run_id for run in plan_runs(config) if run.synthetic]
-    assert set(reasons) == {"gan-base", "bank-spread-seed0", *synthetic}
-    assert reasons["bank-spread-seed0"] == "not started: it needs gan-base, which failed"
-    assert sorted(p.stem for p in (tmp_path / "runs").glob("*.json")) == \
-        ["small_cnn-classic-seed0", "small_cnn-real-seed0"]
+VALUES = EVERY_DEPENDENCY
 
 
 def simulate(schedule: Schedule, seconds: dict[str, float]) -> list[tuple[float, float, Task]]:
@@ -231,10 +146,45 @@ def test_the_local_executor_refuses_loggers_and_bad_cpus(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_study_the_folder_already_holds_starts_no_worker(sequential, tmp_path, monkeypatch):
-    shutil.copytree(sequential, tmp_path, dirs_exist_ok=True)
-    monkeypatch.setattr("ganaug.study.local_executor.ProcessPoolExecutor", None)  # not called
-    run_study(StudyConfig.from_dict(VALUES), tmp_path, progress=False,
-              executor=LocalExecutor(cpus=2))
-    assert (tmp_path / "results.csv").read_bytes() == (sequential / "results.csv").read_bytes()
-    assert Run("real", "small_cnn", 0).run_id in (tmp_path / "results.csv").read_text()
+DRIVER = '''
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from ganaug.study.local_executor import _start_worker
+
+if __name__ == "__main__":
+    context = multiprocessing.get_context("forkserver")
+    pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start_worker,
+                               initargs=(os.getpid(), 0.1))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 120)  # a task that outlives the driver
+    time.sleep(120)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = open(f"/proc/{pid}/status").read()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc") or "forkserver" not in
+                    multiprocessing.get_all_start_methods(), reason="needs Linux /proc and forkserver")
+def test_workers_end_when_the_driver_is_killed(tmp_path):
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        worker = int(driver.stdout.readline())
+        assert _alive(worker)
+        driver.kill()  # SIGKILL: nothing of the driver's own clean-up runs
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker), "the worker trained on after its driver was killed"
+    finally:
+        driver.kill()

@@ -1,25 +1,22 @@
-"""The study on a local Ray cluster of 2 CPUs: the same results as the sequential executor, a
-study started on either resumes on the other, and a failing task is named while the others
-finish. Also the task graph and the executor's checks, which need no cluster."""
+"""The study on Ray: the task graph, the resources a task reserves, the command on a local
+cluster of 2 CPUs and its errors. Its results against the sequential executor:
+test_study_executors.py."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 
-import lightning as L
 import pytest
 import ray  # the ray extra is part of the test extra: these tests run wherever the suite does
 import yaml
-from test_study import TINY
+from test_study import EVERY_DEPENDENCY, TINY
 
 from ganaug.cli import main
 from ganaug.study import (
     RayExecutor,
     Run,
     StudyConfig,
-    StudyFailed,
     copy_config,
     plan_runs,
     run_study,
@@ -27,12 +24,7 @@ from ganaug.study import (
 from ganaug.study.ray_executor import task_config, task_cpus
 from ganaug.study.tasks import plan_tasks
 
-# one variant whose k-centre selection needs the referee, a GAN selected under referee and
-# judge, and a soft-label recipe that needs each seed's teacher: every kind of dependency
-VALUES = {**TINY, "modes": ["augment"],
-          "variants": [dict(name="spread", control=dict(pool_factor=2, selection="kcenter"))],
-          "recipes": [dict(name="kd", options=dict(distill_weight=0.5, distill_on="synthetic"))],
-          "gan_selection": dict(every_n_iterations=1, n_per_class=2), "curve_points": 2}
+VALUES = EVERY_DEPENDENCY
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +34,6 @@ def cluster():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
-    """The tiny study done by the sequential executor."""
-    out = tmp_path_factory.mktemp("sequential")
-    run_study(StudyConfig.from_dict(VALUES), out, progress=False)
-    return out
 
 
 def test_the_task_graph_orders_every_dependency():
@@ -72,81 +56,6 @@ def test_the_task_graph_orders_every_dependency():
     needs = {task.name: task.needs for task in plan_tasks(config)}
     assert "gan-base" not in needs and not any(n.startswith("teacher") for n in needs)
     assert needs["bank-spread-seed0"] == ("small_cnn-classic-seed0", "judge")
-
-
-def test_ray_gives_the_results_of_the_sequential_executor(cluster, sequential, tmp_path):
-    run_study(StudyConfig.from_dict(VALUES), tmp_path, progress=False, executor=RayExecutor())
-    for name in ("results.csv", "judge.json", "gan-base/selection.json",
-                 "banks/spread-seed1.faithfulness.json",
-                 "curves/small_cnn-gan_classic-spread-augment-r0.5-kd-seed1.csv"):
-        assert (tmp_path / name).read_text() == (sequential / name).read_text(), name
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == \
-        sorted(p.name for p in (sequential / "runs").iterdir())
-    # every task timed in its worker, under its phase, as the sequential executor lists them
-    timings = json.loads((tmp_path / "timings.json").read_text())
-    assert timings["executor"] == "RayExecutor"
-    phases = {task["name"]: task["phase"] for task in timings["tasks"]}
-    assert phases == {task.name: task.kind for task in plan_tasks(StudyConfig.from_dict(VALUES))} \
-        | {"outputs": "outputs"}
-    assert all(not task["reused"] and task["seconds"] is not None for task in timings["tasks"])
-
-
-def test_ray_resumes_a_sequential_study(cluster, sequential, tmp_path):
-    shutil.copytree(sequential, tmp_path, dirs_exist_ok=True)
-    runs = plan_runs(StudyConfig.from_dict(VALUES))
-    missing = [tmp_path / "runs" / f"{run.run_id}.json" for run in (runs[1], runs[-1])]
-    for path in missing:
-        path.unlink()
-    kept = {p: p.stat().st_mtime_ns for p in (tmp_path / "runs").glob("*.json")}
-    run_study(StudyConfig.from_dict(VALUES), tmp_path, progress=False, executor=RayExecutor())
-    assert all(path.is_file() for path in missing)
-    assert all(p.stat().st_mtime_ns == mtime for p, mtime in kept.items())
-    assert (tmp_path / "results.csv").read_text() == (sequential / "results.csv").read_text()
-    # only the two missing runs were done; every other task is listed as reused
-    tasks = json.loads((tmp_path / "timings.json").read_text())["tasks"]
-    assert {task["name"] for task in tasks if not task["reused"]} == \
-        {runs[1].run_id, runs[-1].run_id, "outputs"}
-    assert len(tasks) == len(plan_tasks(StudyConfig.from_dict(VALUES))) + 1
-
-
-def test_a_failing_task_is_named_the_others_finish_and_the_sequential_executor_resumes(
-        cluster, sequential, tmp_path, monkeypatch):
-    config = StudyConfig.from_dict(VALUES)
-    runs = plan_runs(config)
-    blocked = next(run for run in runs if run.arm == "synthetic" and run.seed == 1)
-    record = tmp_path / "runs" / f"{blocked.run_id}.json"
-    record.mkdir(parents=True)  # its record cannot be written: the run fails after training
-    with pytest.raises(StudyFailed, match=f"{blocked.run_id}: IsADirectoryError") as failed:
-        run_study(config, tmp_path, progress=False, executor=RayExecutor())
-    assert list(failed.value.failures) == [blocked.run_id]
-    finished = sorted(p.stem for p in (tmp_path / "runs").glob("*.json") if p.is_file())
-    assert finished == sorted(run.run_id for run in runs if run != blocked)
-    assert not (tmp_path / "results.csv").exists()
-
-    # the sequential executor trains only that run, and the table is the uninterrupted one's
-    record.rmdir()
-    fits = []
-    original_fit = L.Trainer.fit
-    monkeypatch.setattr(L.Trainer, "fit", lambda *a, **k: fits.append(1) or original_fit(*a, **k))
-    run_study(config, tmp_path, progress=False)
-    assert len(fits) == 1
-    assert (tmp_path / "results.csv").read_text() == (sequential / "results.csv").read_text()
-
-
-def test_tasks_that_need_a_failed_task_are_not_started(cluster, tmp_path):
-    config = StudyConfig.from_dict({**VALUES, "seeds": [0], "recipes": [], "judge_per_class": 0,
-                                    "gan_selection": None, "curve_points": 0})
-    (tmp_path / "gan-base").write_text("")  # a file where the GAN's folder goes: it cannot be saved
-    with pytest.raises(StudyFailed) as failed:
-        run_study(config, tmp_path, progress=False, executor=RayExecutor())
-    reasons = failed.value.failures
-    synthetic = [run.run_id for run in plan_runs(config) if run.synthetic]
-    assert set(reasons) == {"gan-base", "bank-spread-seed0", *synthetic}
-    assert reasons["bank-spread-seed0"] == "not started: it needs gan-base, which failed"
-    assert all(reasons[run] == "not started: it needs bank-spread-seed0, which failed"
-               for run in synthetic)
-    assert sorted(p.stem for p in (tmp_path / "runs").glob("*.json")) == \
-        ["small_cnn-classic-seed0", "small_cnn-real-seed0"]
 
 
 def test_the_command_runs_on_ray_and_names_failures(cluster, tmp_path, capsys):

@@ -147,13 +147,14 @@ class StudyConfig:
         return cls(
             ratios=[1.0], max_steps=1000,
             classifier_options=dict(optimizer="adam", lr=1e-3, weight_decay=0.0,
-                                    lr_milestones=[0.7, 0.9]),
+                                    lr_milestones=[0.7, 0.9], channels_last=True),
             variants=[Variant("filtered",
                               control=dict(filter_misclassified=True, pool_factor=4))],
             gan_arms=["gan+classic"],
             gan_options=dict(latent_dim=64, g_width=16, d_width=16, ema_decay=0.995, ema_start=200,
-                             class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.25),
-            gan_max_steps=4000,
+                             class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.25,
+                             mode_seeking_pairs="split", channels_last=True),
+            gan_max_steps=5000,
             gan_selection=dict(every_n_iterations=250, start_iteration=500, n_per_class=50,
                                criterion="mean"))
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -71,13 +72,14 @@ class LocalExecutor:
         context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         in_flight: dict[Future, Task] = {}
         with ProcessPoolExecutor(max_workers=self.cpus, mp_context=context,
-                                 initializer=quiet_lightning) as pool:
+                                 initializer=_start_worker, initargs=(os.getpid(),)) as pool:
             while schedule.active:
                 for task in schedule.start():
                     try:
                         in_flight[pool.submit(_perform_in_process, values, out, task)] = task
                     except BrokenProcessPool as error:  # a worker died (killed, out of memory)
                         schedule.failed(task, f"{type(error).__name__}: {error}")
+                bar.set_postfix_str(schedule.progress())
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
@@ -95,6 +97,27 @@ class LocalExecutor:
                 bar.set_postfix_str(schedule.progress())
         bar.close()
         return schedule.outcome(study)
+
+
+def _start_worker(driver: int, poll_seconds: float = 1.0) -> None:
+    """Set a worker process up: Lightning's output kept quiet, and (on POSIX systems) a watch that
+    ends the worker when the ``driver`` process is gone. A killed ``ganaug study`` would otherwise
+    leave its workers training on into the study folder (Lightning catches their SIGTERM)."""
+    quiet_lightning()
+    if os.name != "posix":
+        return
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            try:
+                os.kill(driver, 0)  # signal 0: only asks whether the process exists
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:  # it exists, under another user (the pid was reused)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ganaug-driver-watch", daemon=True).start()
 
 
 def _perform_in_process(config: dict[str, Any], out: str,
