@@ -98,7 +98,8 @@ def test_classifier_filter_hand_case():
                                         drop_confident_above=0.5)
     assert only_confidence.tolist() == [False, True, False, False]
     # GaFi's threshold: p(label) of the four samples is 0.7, 0.4, 0.95, 0.55
-    assert classifier_filter(logits, labels, min_confidence=0.6).tolist() == [True, False, True, False]
+    kept = classifier_filter(logits, labels, min_confidence=0.6)
+    assert kept.tolist() == [True, False, True, False]
     assert classifier_filter(logits, labels, drop_misclassified=False,
                              min_confidence=0.4).tolist() == [True, True, True, True]
     band = classifier_filter(logits, labels, min_confidence=0.6, drop_confident_above=0.9)
@@ -237,7 +238,8 @@ class RecordingGenerator(LinearGenerator):
         return super().forward(z, y)
 
 
-@pytest.mark.parametrize("pairs_option, n, pairs", [("extra", 6, 6), ("split", 6, 3), ("split", 7, 3)])
+@pytest.mark.parametrize("pairs_option, n, pairs",
+                         [("extra", 6, 6), ("split", 6, 3), ("split", 7, 3)])
 def test_mode_seeking_pairs_extra_doubles_the_batch_and_split_halves_it(pairs_option, n, pairs):
     model = ConditionalGAN(num_classes=3, latent_dim=4, g_width=4, d_width=4, image_size=28,
                            mode_seeking_weight=0.5, mode_seeking_pairs=pairs_option,
@@ -253,7 +255,8 @@ def test_mode_seeking_pairs_extra_doubles_the_batch_and_split_halves_it(pairs_op
 
     assert asked == [pairs, pairs]  # one noise vector per image and pair member, no more
     assert torch.equal(model.generator.labels, torch.cat([labels[:pairs], labels[:pairs]]))
-    fake1, fake2 = LinearGenerator.forward(model.generator, z1), LinearGenerator.forward(model.generator, z2)
+    fake1 = LinearGenerator.forward(model.generator, z1)
+    fake2 = LinearGenerator.forward(model.generator, z2)
     expected_term = 1 / ((fake1 - fake2).abs().mean() / (z1 - z2).abs().mean() + 1e-5)
     expected_adversarial = -torch.cat([fake1, fake2]).flatten(1).mean(1).mean()
     assert torch.allclose(losses["mode_seeking"], expected_term)

@@ -109,7 +109,7 @@ class GANModule(L.LightningModule):
         sample_every_n_epochs: int = 1,  # write a sample grid every n epochs; 0 = never
         check_finite_every_n_steps: int = 1,  # stop on a non-finite loss, checked every n D steps; 0 = never
         channels_last: bool = False,  # NHWC memory format for the networks and real batches:
-        # faster convolutions (oneDNN on CPUs, tensor cores on GPUs); results differ in the last bits
+        # faster convolutions (oneDNN on CPUs, tensor cores on GPUs); not the same last bits
     ) -> None:
         super().__init__()
         self._validate_options(locals())
@@ -304,7 +304,8 @@ class GANModule(L.LightningModule):
                     name="training images")
         return real, labels if self.conditional else None
 
-    def generator_inputs(self, n: int, condition: Tensor | None) -> tuple[Tensor, Tensor | None, int]:
+    def generator_inputs(self, n: int,
+                         condition: Tensor | None) -> tuple[Tensor, Tensor | None, int]:
         """Noise and conditions of a G step's fakes, and how many mode-seeking pairs they hold.
 
         Without mode seeking: ``n`` noise vectors for the ``n`` conditions, and 0 pairs. With it,
@@ -391,10 +392,10 @@ class GANModule(L.LightningModule):
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """The generator's losses, for fakes of the classes ``draw_fake_labels`` gives.
 
-        With ``mode_seeking_weight > 0`` labels get two noise vectors (``generator_inputs``), and G also minimises
-        ``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the mode-seeking term of MSGAN
-        (Mao et al. 2019, https://arxiv.org/abs/1903.05628), which penalises a generator that maps
-        different noise to the same image.
+        With ``mode_seeking_weight > 0`` labels get two noise vectors (``generator_inputs``),
+        and G also minimises ``1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + eps)``: the
+        mode-seeking term of MSGAN (Mao et al. 2019, https://arxiv.org/abs/1903.05628), which
+        penalises a generator that maps different noise to the same image.
 
         With ``class_loss_weight > 0`` the discriminator carries an auxiliary classifier, and G
         also minimises its verdict on the fakes' classes: with ``class_loss="ac"`` (AC-GAN,
@@ -411,7 +412,8 @@ class GANModule(L.LightningModule):
         losses["loss"] = losses["adversarial"]
         if pairs:
             losses["mode_seeking"] = mode_seeking_penalty(*fake.split(pairs), *z.split(pairs))
-            losses["loss"] = losses["loss"] + self.hparams.mode_seeking_weight * losses["mode_seeking"]
+            weight = self.hparams.mode_seeking_weight
+            losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             class_weight = self.hparams.class_loss_weight * self.condition_strength()
