@@ -121,7 +121,11 @@ def test_threads_are_result_settings(tmp_path):
     assert (config.task_threads("gan"), copy_config(config, gan_threads=4).task_threads("gan"),
             copy_config(config, gan_threads=4).task_threads("run")) == (1, 4, 1)
     recorded = json.loads(json.dumps(config.to_dict()))
-    assert setting_differences(recorded, copy_config(config, threads=2)) == {"threads": (1, 2)}
+    assert setting_differences(recorded, copy_config(config, threads=2)) == \
+        {"threads": (1, 2), "gan_threads": (1, 2)}  # the GAN's too: None means threads
+    assert setting_differences(recorded, copy_config(config, gan_threads=1)) == {}  # the same
+    assert setting_differences(recorded, copy_config(config, threads=2, gan_threads=1)) == \
+        {"threads": (1, 2)}
     # a folder of an older ganaug, whose config.json has no threads, resumes with the default
     del recorded["threads"], recorded["gan_threads"]
     assert setting_differences(recorded, config) == {}

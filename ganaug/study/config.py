@@ -291,9 +291,11 @@ def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[s
     """The settings in which ``config`` differs from ``recorded`` (a study folder's
     ``config.json``), as ``{"name": (recorded, now)}``; nested options by dotted name
     (``gan_options.latent_dim``). :data:`RESULT_NEUTRAL_SETTINGS` are left out, and a setting
-    the record lacks (a folder of an older ganaug) counts as its default."""
+    the record lacks (a folder of an older ganaug) counts as its default. ``gan_threads`` is
+    compared as the threads a GAN trains with (None = ``threads``)."""
     defaults = json.loads(json.dumps(StudyConfig().to_dict()))
     now = json.loads(json.dumps(config.to_dict()))  # as the record holds it: lists, not tuples
+    recorded, now = _gan_threads_given(recorded, defaults), _gan_threads_given(now, defaults)
     differences: dict[str, tuple[Any, Any]] = {}
 
     def compare(name: str, old: Any, new: Any) -> None:
@@ -307,6 +309,13 @@ def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[s
         if name not in RESULT_NEUTRAL_SETTINGS:
             compare(name, recorded.get(name, defaults.get(name, _MISSING)), now.get(name, _MISSING))
     return differences
+
+
+def _gan_threads_given(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``gan_threads`` the threads a GAN trains with, ``threads`` where None."""
+    if values.get("gan_threads", defaults["gan_threads"]) is not None:
+        return values
+    return {**values, "gan_threads": values.get("threads", defaults["threads"])}
 
 
 class _Missing:
