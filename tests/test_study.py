@@ -312,3 +312,36 @@ def test_the_long_tail_study_runs_at_a_tiny_size(tmp_path):
     gan = next(row for row in rows if row["arm"] == "gan")
     assert gan["mode"] == "balance" and "minority_vs_control" in gan
     assert "minority err %" in (tmp_path / "table.txt").read_text()
+
+
+def test_a_resampling_recipe_trains_on_fresh_gan_images_every_epoch(tmp_path, monkeypatch):
+    from ganaug.data import LabelledImages, SyntheticBlendDataModule
+    from ganaug.modules import GANModule
+
+    values = {**TINY, "seeds": [0], "modes": ["augment"], "cas": False, "max_steps": 12,
+              "variants": [dict(name="kept", control=dict(filter_misclassified=True))],
+              "recipes": [dict(name="fresh", options=dict(resample_every_epoch=True))]}
+    config = StudyConfig.from_dict(values)
+    recipe = config.recipes[0]
+    assert recipe.blend_options() == {"resample_every_epoch": True}
+    assert recipe.classifier_options() == {}
+    blends, draws = [], []
+    original_init = SyntheticBlendDataModule.__init__
+    original_draw = SyntheticBlendDataModule._draw_for_epoch
+
+    def spy_init(self, real, synthetic=None, **kwargs):
+        blends.append((synthetic, kwargs))
+        original_init(self, real, synthetic, **kwargs)
+
+    monkeypatch.setattr(SyntheticBlendDataModule, "__init__", spy_init)
+    monkeypatch.setattr(SyntheticBlendDataModule, "_draw_for_epoch",
+                        lambda self, epoch: (draws.append(epoch), original_draw(self, epoch)))
+    run_study(config, tmp_path, progress=False)
+    sources = {kwargs.get("resample_every_epoch", False): (synthetic, kwargs)
+               for synthetic, kwargs in blends if synthetic is not None}
+    fresh, plain = sources[True], sources[False]
+    assert isinstance(fresh[0], GANModule) and isinstance(plain[0], LabelledImages)
+    assert fresh[1]["diversity"].filter_misclassified and fresh[1]["referee"] is not None
+    assert len(draws) >= 2 and draws == sorted(set(draws))  # one fresh draw per new epoch
+    results = (tmp_path / "results.csv").read_text()
+    assert "gan_classic-kept-augment-r0.5-fresh-seed0" in results

@@ -31,10 +31,13 @@ class Variant:
         return DiversityControl(**self.control)
 
 
+BLEND_OPTIONS = ("synthetic_share", "resample_every_epoch")
+"""The :class:`Recipe` options that go to the blend rather than to ``ClassifierModule``."""
+
 RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "distill_on",
-                  "synthetic_share", "class_weights")
+                  "class_weights", *BLEND_OPTIONS)
 """What a :class:`Recipe` may set: ``ClassifierModule`` options, and the blend's
-``synthetic_share``."""
+``synthetic_share`` and ``resample_every_epoch``."""
 
 
 @dataclass
@@ -43,7 +46,8 @@ class Recipe:
     ``synthetic_weight`` (loss weight of a synthetic sample) or ``distill_weight`` /
     ``distill_temperature`` / ``distill_on`` (soft labels from the teacher, the same seed's
     classic-arm classifier), or the blend's ``synthetic_share`` (the fraction of every batch that
-    is synthetic).
+    is synthetic) and ``resample_every_epoch`` (fresh images from the GAN at every epoch, drawn
+    under the variant's diversity control, instead of the seed's bank).
 
     A recipe that changes the loss of real samples (distillation on all samples) gets a control
     run, the same recipe with classic augmentation on real images only, so that the table can
@@ -54,10 +58,10 @@ class Recipe:
     options: dict[str, Any] = field(default_factory=dict)
 
     def classifier_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k != "synthetic_share"}
+        return {k: v for k, v in self.options.items() if k not in BLEND_OPTIONS}
 
     def blend_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k == "synthetic_share"}
+        return {k: v for k, v in self.options.items() if k in BLEND_OPTIONS}
 
     @property
     def needs_teacher(self) -> bool:

@@ -348,8 +348,17 @@ class Study:
             bank = self.bank(variant, run.seed, bank_counts(c, real.train_dataset.class_counts()))
             verdict = self.faithfulness(variant, run.seed, bank)
             blend_options = recipe.blend_options() if recipe else {}
+            source: Any = bank
+            if blend_options.get("resample_every_epoch"):
+                # the GAN itself, drawn from afresh at every epoch as the bank was drawn; the
+                # bank's verdict above stands for its draws
+                control = variant.diversity()
+                source = self.gan(variant)
+                blend_options = {**blend_options, "diversity": control, "referee":
+                                 self.referee().network if control.needs_referee
+                                 or control.selection == "kcenter" else None}
             balance = run.mode == "balance"  # tops every class up to the largest; no ratio
-            data = SyntheticBlendDataModule(real, bank, mode=run.mode, seed=run.seed,
+            data = SyntheticBlendDataModule(real, source, mode=run.mode, seed=run.seed,
                                             ratio=0.0 if balance else run.ratio, **blend_options)
         else:
             data = SyntheticBlendDataModule(real, None, seed=run.seed)
@@ -359,7 +368,8 @@ class Study:
             extra["teacher"] = self.teacher(run.classifier, run.seed).network
         model = self._classifier(run.classifier, run.seed, classic, **extra)
         max_steps = c.training(run.classifier)[1]
-        trainer = self._trainer(max_steps, callbacks=self._curve(run, max_steps))
+        reload = {"reload_dataloaders_every_n_epochs": 1} if data.resample_every_epoch else {}
+        trainer = self._trainer(max_steps, callbacks=self._curve(run, max_steps), **reload)
         trainer.fit(model, data)
         if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
             path = self._teacher_path(run.classifier, run.seed)
