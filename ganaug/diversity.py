@@ -68,6 +68,12 @@ class DiversityControl:
         return (self.filter_misclassified or self.drop_confident_above is not None
                 or self.min_confidence is not None)
 
+    @property
+    def uses_referee(self) -> bool:
+        """Whether drawing under this control uses the referee: its filters need it, and k-centre
+        selection measures distances in its features (in pixels without one)."""
+        return self.needs_referee or self.selection == "kcenter"
+
     def as_dict(self) -> dict:
         return asdict(self)
 

@@ -270,3 +270,15 @@ def test_mode_seeking_pairs_are_checked():
                            mode_seeking_weight=1.0, mode_seeking_pairs="split")
     with pytest.raises(ValueError, match="at least 2 images"):
         model.generator_inputs(1, torch.zeros(1, dtype=torch.long))
+
+
+@pytest.mark.parametrize(("options", "needs", "uses"), [
+    (dict(), False, False),
+    (dict(filter_misclassified=True), True, True),
+    (dict(min_confidence=0.9), True, True),
+    (dict(drop_confident_above=0.9), True, True),
+    (dict(pool_factor=4, selection="kcenter"), False, True),  # its features, not a verdict
+])
+def test_which_controls_need_and_which_use_the_referee(options, needs, uses):
+    control = DiversityControl(**options)
+    assert (control.needs_referee, control.uses_referee) == (needs, uses)

@@ -324,6 +324,16 @@ class GANModule(L.LightningModule):
             condition = torch.cat([condition[:pairs], condition[:pairs]])
         return z, condition, pairs
 
+    def add_mode_seeking_term(self, losses: dict[str, Tensor], fake: Tensor, z: Tensor,
+                              pairs: int) -> None:
+        """Add MSGAN's term over the ``pairs`` noise pairs of :meth:`generator_inputs` (``z``
+        and the ``fake`` images made from it) to ``losses`` and to its ``"loss"``, weighted by
+        ``mode_seeking_weight``; nothing when there are no pairs."""
+        if pairs:
+            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(pairs), *z.split(pairs))
+            weight = self.hparams.mode_seeking_weight
+            losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
+
     def draw_noise(self, n: int) -> Tensor:
         """Standard normal noise (n, latent_dim) from this step's generator."""
         rng = self._rng
@@ -410,10 +420,7 @@ class GANModule(L.LightningModule):
         logits, class_logits = self._discriminate_with_classes(fake, labels)
         losses = {"adversarial": self.adversarial_loss.generator(logits)}
         losses["loss"] = losses["adversarial"]
-        if pairs:
-            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(pairs), *z.split(pairs))
-            weight = self.hparams.mode_seeking_weight
-            losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
+        self.add_mode_seeking_term(losses, fake, z, pairs)
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             class_weight = self.hparams.class_loss_weight * self.condition_strength()

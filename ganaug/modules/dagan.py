@@ -43,7 +43,7 @@ from torch.utils.data import Dataset
 from ganaug.augment import AugmentParameters
 from ganaug.data.labelled import LabelledImages
 from ganaug.images import check_images, from_uint8, image_grid
-from ganaug.losses import gradient_penalty, mode_seeking_penalty, r1_penalty
+from ganaug.losses import gradient_penalty, r1_penalty
 from ganaug.modules.base import GANModule
 from ganaug.modules.noise import latent_noise
 from ganaug.modules.checkpoint import register_gan
@@ -189,9 +189,7 @@ class DAGAN(GANModule):
         fake = self.generator(z, sources)
         adversarial = self.adversarial_loss.generator(self.discriminate(fake, sources))
         losses = {"adversarial": adversarial, "loss": adversarial}
-        if pairs:
-            losses["mode_seeking"] = mode_seeking_penalty(*fake.split(pairs), *z.split(pairs))
-            losses["loss"] = adversarial + self.hparams.mode_seeking_weight * losses["mode_seeking"]
+        self.add_mode_seeking_term(losses, fake, z, pairs)
         return losses
 
     # sampling

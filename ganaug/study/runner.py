@@ -292,8 +292,7 @@ class Study:
                 # less the GAN and referee it trains
                 with self.timings.timing(name, "bank"), self.threads("bank"):
                     control = variant.diversity()
-                    referee = self.referee() \
-                        if control.needs_referee or control.selection == "kcenter" else None
+                    referee = self.referee() if control.uses_referee else None
                     real = self.real_data()
                     real.setup()
                     sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
@@ -354,9 +353,8 @@ class Study:
                 # bank's verdict above stands for its draws
                 control = variant.diversity()
                 source = self.gan(variant)
-                blend_options = {**blend_options, "diversity": control, "referee":
-                                 self.referee().network if control.needs_referee
-                                 or control.selection == "kcenter" else None}
+                referee = self.referee() if control.uses_referee else None  # as for the bank
+                blend_options = {**blend_options, "diversity": control, "referee": referee}
             balance = run.mode == "balance"  # tops every class up to the largest; no ratio
             data = SyntheticBlendDataModule(real, source, mode=run.mode, seed=run.seed,
                                             ratio=0.0 if balance else run.ratio, **blend_options)

@@ -88,7 +88,7 @@ def plan_tasks(config: StudyConfig) -> list[Task]:
                 tasks[folder] = Task(folder, "gan", gan_needs, variant=name)
             needs.append(folder)
         control = variant.diversity()
-        if control.needs_referee or control.selection == "kcenter":
+        if control.uses_referee:
             needs.append(referee())
         if judged:
             needs.append("judge")
