@@ -5,6 +5,7 @@ study (small CNN, CIFAR ResNets, DenseNet-40, DIANet), classic per-sample augmen
 from ganaug.classify.accuracy import GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment, ClassicParameters
 from ganaug.classify.densenet import DenseNet, densenet40
+from ganaug.classify.ensemble import ClassifierEnsemble
 from ganaug.classify.dianet import DIANet, DIAUnit, dianet56
 from ganaug.classify.module import ClassifierModule, inverse_frequency_weights
 from ganaug.classify.protocols import PAPER_PROTOCOLS, TrainingProtocol
@@ -17,6 +18,7 @@ __all__ = [
     "CLASSIFIERS",
     "ClassicAugment",
     "ClassicParameters",
+    "ClassifierEnsemble",
     "ClassifierModule",
     "inverse_frequency_weights",
     "DenseNet",

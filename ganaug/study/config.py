@@ -104,6 +104,10 @@ class StudyConfig:
     # measuring the synthetic data
     judge_per_class: int = 150  # real images per class held out of training and test to train the
     # judge that measures each bank's class faithfulness; 0 = no judge
+    bank_referee_seeds: list[int] | None = None  # the classic-arm classifiers (first classifier)
+    # of these seeds filter and pick the banks' images together, by their mean class
+    # probabilities (ClassifierEnsemble); None = the referee alone (data_seed). The GAN's snapshot
+    # is selected by the referee alone either way, so the GAN does not wait for them
 
     # classifier training
     classic_augment: str = "affine"  # the classic arm's policy (ganaug.classify.CLASSIC_POLICIES)
@@ -208,6 +212,13 @@ class StudyConfig:
                              f"{self.curve_test_per_class}")
         if self.judge_per_class < 0:
             raise ValueError(f"judge_per_class must be >= 0, got {self.judge_per_class}")
+        if self.bank_referee_seeds is not None:
+            seeds = self.bank_referee_seeds
+            if not seeds or len(set(seeds)) != len(seeds) or \
+                    not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+                raise ValueError(f"bank_referee_seeds must be distinct whole numbers (the seeds of "
+                                 f"the classic-arm classifiers that filter the banks together), or "
+                                 f"None for the referee alone; got {seeds!r}")
         recipe_names = [r.name for r in self.recipes]
         if len(set(recipe_names)) != len(recipe_names) or "" in recipe_names:
             raise ValueError(f"recipe names must be unique and not empty, got {recipe_names}")

@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 import lightning as L
 from lightning.pytorch.loggers import Logger
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ganaug.classify import ClassifierModule
+from ganaug.classify import ClassifierEnsemble, ClassifierModule
 from ganaug.data import (
     ImageDataModule,
     PairedImageDataModule,
@@ -240,6 +241,15 @@ class Study:
         c = self.config
         return self.teacher(c.classifiers[0], c.data_seed)
 
+    def bank_referee(self) -> nn.Module:
+        """What filters and picks the banks' images: the referee, or with ``bank_referee_seeds``
+        the :class:`ClassifierEnsemble` of those seeds' teachers (first classifier)."""
+        c = self.config
+        seeds = c.bank_referee_seeds
+        if seeds is None or list(seeds) == [c.data_seed]:
+            return self.referee()
+        return ClassifierEnsemble([self.teacher(c.classifiers[0], s) for s in seeds]).eval()
+
     def judge(self) -> ClassifierModule | None:
         """The independent judge of class faithfulness (None when ``judge_per_class`` is 0),
         trained on the held-out validation split; its accuracy on the real test set is written
@@ -292,7 +302,7 @@ class Study:
                 # less the GAN and referee it trains
                 with self.timings.timing(name, "bank"), self.threads("bank"):
                     control = variant.diversity()
-                    referee = self.referee() if control.uses_referee else None
+                    referee = self.bank_referee() if control.uses_referee else None
                     real = self.real_data()
                     real.setup()
                     sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
@@ -353,7 +363,7 @@ class Study:
                 # bank's verdict above stands for its draws
                 control = variant.diversity()
                 source = self.gan(variant)
-                referee = self.referee() if control.uses_referee else None  # as for the bank
+                referee = self.bank_referee() if control.uses_referee else None  # as for the bank
                 blend_options = {**blend_options, "diversity": control, "referee": referee}
             balance = run.mode == "balance"  # tops every class up to the largest; no ratio
             data = SyntheticBlendDataModule(real, source, mode=run.mode, seed=run.seed,

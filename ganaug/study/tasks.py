@@ -5,13 +5,14 @@ configuration and the study folder alone (:func:`perform`), and that names the t
 it reads (``needs``):
 
 - ``judge``: the independent judge (``judge.pt``), when the study has one and something uses it;
-- ``teacher-<classifier>-seed<s>``: a real-image classifier that no run of the plan saves (only
-  the referee, when ``data_seed`` is not among the seeds); otherwise the teacher of a seed *is*
+- ``teacher-<classifier>-seed<s>``: a real-image classifier that no run of the plan saves (the
+  referee when ``data_seed`` is not among the seeds, a bank referee of another seed); otherwise the teacher of a seed *is*
   that seed's classic run, and tasks that need it name the run;
 - ``gan-<name>``: one GAN training per ``gan-*`` folder, after the referee and the judge when the
   GAN's snapshot is selected;
 - ``bank-<variant>-seed<s>``: a synthetic bank and the judge's verdict on it, after its GAN (and
-  the referee when its control filters or picks with it);
+  the referee, or the teachers of ``bank_referee_seeds``, when its control filters or picks with
+  it);
 - ``<run_id>``: one classifier run, after its bank and, for a soft-label recipe, its teacher.
 
 The graph only orders the work: each task calls the same :class:`~ganaug.study.runner.Study`
@@ -70,6 +71,10 @@ def plan_tasks(config: StudyConfig) -> list[Task]:
     def referee() -> str:
         return teacher(config.classifiers[0], config.data_seed)
 
+    def bank_referees() -> list[str]:  # as Study.bank_referee
+        seeds = config.bank_referee_seeds or [config.data_seed]
+        return [teacher(config.classifiers[0], seed) for seed in seeds]
+
     variants = {variant.name: variant for variant in config.variants}
     synthetic = [run for run in runs if run.synthetic]
     judged = config.judge_per_class > 0 and (bool(synthetic) or config.gan_selection is not None)
@@ -89,7 +94,7 @@ def plan_tasks(config: StudyConfig) -> list[Task]:
             needs.append(folder)
         control = variant.diversity()
         if control.uses_referee:
-            needs.append(referee())
+            needs.extend(bank_referees())
         if judged:
             needs.append("judge")
         for seed in config.seeds:

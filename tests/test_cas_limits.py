@@ -1,0 +1,68 @@
+"""benchmarks/cas_limits.py: synthetic-only classifiers on a finished study's banks of several sizes."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from test_study import TINY
+
+from ganaug.study import StudyConfig, run_study
+
+ROOT = Path(__file__).resolve().parents[1]
+# the tiny study's GAN trains for 4 steps: its images may well all be >= 0, which is warned about
+pytestmark = pytest.mark.filterwarnings("ignore:classifier images are all >= 0")
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("cas_limits", ROOT / "benchmarks" / "cas_limits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    config = StudyConfig.from_dict({**TINY, "modes": ["augment"], "variants": [{"name": "plain"}],
+                                    "cas": True})
+    run_study(config, out, progress=False)
+    return out
+
+
+def test_banks_are_the_factor_times_the_real_set_and_the_same_draw_gives_the_same_error(finished):
+    script = load_script()
+    study = script.load_study(finished)
+    variant = study.config.variants[0]
+    real = 10 * TINY["n_per_class"]  # ten digit classes
+    once = script.synthetic_only(study, variant, 0, 1)
+    twice = script.synthetic_only(study, variant, 0, 3)
+    assert (once["images"], twice["images"]) == (real, 3 * real)
+    assert script.synthetic_only(study, variant, 0, 1) == once  # seeded: a result, not a draw
+    assert 0 <= once["test_error"] <= 100
+
+
+def test_the_table_pairs_cas_by_seed_with_the_study_own_runs(finished, capsys):
+    script = load_script()
+    script.main([str(finished), "--factors", "1", "2", "--classic", "--seeds", "0", "1"])
+    out = capsys.readouterr().out
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+            for line in out.splitlines() if line.startswith("| ") and "---" not in line}
+    study = script.load_study(finished)
+    real = script.study_errors(study, "real")
+    synthetic = script.study_errors(study, "synthetic", "plain")
+    assert rows["real images (the study's `real` runs)"][-1] == "1.00"
+    mine = rows["the study's bank (`synthetic`, plain)"]
+    assert mine[:2] == [f"{synthetic[0]:.2f}", f"{synthetic[1]:.2f}"]
+    expected = ((100 - synthetic[0]) / (100 - real[0]) + (100 - synthetic[1]) / (100 - real[1])) / 2
+    assert mine[-1] == f"{expected:.2f}"
+    assert {"a bank of 1x (40 images)", "a bank of 2x (80 images)",
+            "a bank of 1x + classic augmentation (flip) (40 images)"} <= set(rows)
+
+
+def test_an_unknown_variant_is_named_with_the_ones_there_are(finished, capsys):
+    with pytest.raises(SystemExit):
+        load_script().main([str(finished), "--variant", "nope"])
+    err = capsys.readouterr().err
+    assert "no variant 'nope'" in err and "['plain']" in err
