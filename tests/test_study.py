@@ -25,6 +25,7 @@ from ganaug.study import (
     summarize,
 )
 from ganaug.study.curves import read_curve
+from ganaug.study.runner import Study
 
 TINY = dict(
     dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0, 1],
@@ -345,3 +346,52 @@ def test_a_resampling_recipe_trains_on_fresh_gan_images_every_epoch(tmp_path, mo
     assert len(draws) >= 2 and draws == sorted(set(draws))  # one fresh draw per new epoch
     results = (tmp_path / "results.csv").read_text()
     assert "gan_classic-kept-augment-r0.5-fresh-seed0" in results
+
+
+def test_cas_with_classic_augmentation_is_paired_with_the_classic_arm_by_hand():
+    records = [
+        record("real", 0, 10.0), record("real", 1, 12.0),
+        record("classic", 0, 5.0), record("classic", 1, 4.0),
+        record("synthetic", 0, 28.0, "plain", "replace", 1.0),
+        record("synthetic", 1, 34.0, "plain", "replace", 1.0),
+        record("synthetic+classic", 0, 14.0, "plain", "replace", 1.0),
+        record("synthetic+classic", 1, 16.0, "plain", "replace", 1.0),
+    ]
+    rows = {row["arm"]: row for row in summarize(records)}
+    both = rows["synthetic+classic"]
+    # against classic, not real: 86 / 95 and 84 / 96; plain CAS stays against real
+    assert both["cas_classic"] == pytest.approx((86 / 95 + 84 / 96) / 2)
+    assert both["cas"] == pytest.approx((72 / 90 + 66 / 88) / 2)
+    assert both["vs_control"]["mean"] == pytest.approx(10.5)  # 14 - 5, 16 - 4
+    assert rows["synthetic"]["vs_control"]["mean"] == pytest.approx(20.0)  # 28 - 10, 34 - 12
+    table = format_table(summarize(records)).splitlines()
+    assert table[0].endswith("CAS+c") and "CAS+c: the same, both with classic" in table[-1]
+    line = next(row for row in table if row.split()[1:2] == ["synthetic+classic"])
+    assert line.endswith(f"{100 * both['cas']:>4.0f}% {100 * both['cas_classic']:>4.0f}%")
+    # without that arm, the column is left out
+    assert "CAS+c" not in format_table(summarize(records[:6]))
+
+
+def test_a_study_trains_each_bank_alone_with_classic_augmentation_too(tmp_path, monkeypatch):
+    config = StudyConfig.from_dict({**TINY, "seeds": [0], "modes": ["augment"],
+                                    "variants": [{"name": "plain"}], "gan_arms": [],
+                                    "cas_classic": True, "curve_points": 0})
+    assert [run.arm for run in plan_runs(config)] == ["real", "classic", "synthetic",
+                                                      "synthetic+classic"]
+    policies = []  # the classic augmentation each classifier is built with, in the plan's order
+    build = Study._classifier
+    monkeypatch.setattr(Study, "_classifier", lambda self, architecture, seed, classic, **extra:
+                        policies.append(classic) or build(self, architecture, seed, classic, **extra))
+    rows = {row["arm"]: row for row in run_study(config, tmp_path, progress=False)}
+    # real, classic, the judge (trained with classic augmentation on the held-out images),
+    # the bank alone, the bank alone with classic augmentation
+    assert policies == ["none", "flip", "flip", "none", "flip"]
+    alone = json.loads((tmp_path / "runs" / "small_cnn-synthetic-plain-replace-r1-seed0.json")
+                       .read_text())
+    augmented = json.loads((tmp_path / "runs" /
+                            "small_cnn-synthetic_classic-plain-replace-r1-seed0.json").read_text())
+    # the same bank, alone, trained without and with classic augmentation
+    assert alone["synthetic_images"] == augmented["synthetic_images"] == 40
+    assert alone["train_images"] == augmented["train_images"] == 40
+    assert rows["synthetic+classic"]["cas_classic"] == pytest.approx(
+        (100 - augmented["test_error"]) / (100 - rows["classic"]["error_mean"]))

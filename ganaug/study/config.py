@@ -100,6 +100,9 @@ class StudyConfig:
     # mode and ratio; "synthetic" (synthetic images only: the classification accuracy score) is
     # run once per variant at the largest ratio's bank when cas is on
     cas: bool = True  # train on each bank alone and report its accuracy relative to real
+    cas_classic: bool = False  # also train on each bank alone with classic augmentation (arm
+    # "synthetic+classic") and report its accuracy relative to classic's: CAS under the
+    # augmentation a user trains with
 
     # measuring the synthetic data
     judge_per_class: int = 150  # real images per class held out of training and test to train the

@@ -70,6 +70,9 @@ def _interval_cell(result: dict[str, float] | None) -> str:
 def _summary_table(rows: list[dict[str, Any]]) -> str:
     header = ["classifier", "arm", "variant", "recipe", "mode", "r", "n", "test error %",
               "vs control [95 % CI]", "vs best real-only [95 % CI]", "faithful", "worst", "CAS"]
+    with_classic = any("cas_classic" in row for row in rows)
+    if with_classic:
+        header.append("CAS+c")
     lines = ['<table class="summary"><thead><tr>'
              + "".join(f"<th>{_text(h)}</th>" for h in header) + "</tr></thead><tbody>"]
     for row in rows:
@@ -84,16 +87,20 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
             f"{_interval_cell(row.get('vs_control'))}{best}"
             f"<td>{_percent(row.get('faithfulness_mean'))}</td>"
             f"<td>{_percent(row.get('faithfulness_worst'), 0)}</td>"
-            f"<td>{_percent(row.get('cas'), 0)}</td></tr>")
+            f"<td>{_percent(row.get('cas'), 0)}</td>"
+            + (f"<td>{_percent(row.get('cas_classic'), 0)}</td>" if with_classic else "")
+            + "</tr>")
     lines.append("</tbody></table>")
     lines.append(
         '<p class="note">Paired differences in points: mean over seeds of (error − reference '
         "error of the same seed) with a Student-t 95 % interval and, in brackets after it, "
         "relative to the reference; * and bold = the interval excludes zero. Control: the same "
-        "training without synthetic images (gan: real; gan+classic: classic or the recipe's "
-        "control). Faithful / worst: the independent judge's mean and worst-class agreement with "
+        "training without synthetic images (gan, synthetic: real; gan+classic: classic or the "
+        "recipe's control; synthetic+classic: classic). Faithful / worst: the independent judge's mean and worst-class agreement with "
         "the banks' labels (worst over seeds). CAS: accuracy trained on the bank alone / accuracy "
-        "trained on the real images alone.</p>")
+        "trained on the real images alone"
+        + ("; CAS+c: the same, both with classic augmentation" if with_classic else "")
+        + ".</p>")
     return "\n".join(lines)
 
 

@@ -9,10 +9,12 @@ from ganaug.study.config import StudyConfig
 
 __all__ = ["ARMS", "REAL_ARMS", "Run", "plan_runs"]
 
-ARMS = ("real", "classic", "gan", "gan+classic", "synthetic")
+ARMS = ("real", "classic", "gan", "gan+classic", "synthetic", "synthetic+classic")
 """``real``: the real subset; ``classic``: with classic augmentation; ``gan``: blended with
 synthetic images; ``gan+classic``: the blend with classic augmentation on every sample;
-``synthetic``: the synthetic images alone (its accuracy against ``real``'s is the CAS)."""
+``synthetic``: the synthetic images alone (its accuracy against ``real``'s is the CAS);
+``synthetic+classic``: the synthetic images alone with classic augmentation (its accuracy against
+``classic``'s is the CAS under the augmentation a user trains with)."""
 
 REAL_ARMS = ("real", "classic")
 """The arms without synthetic images (with any recipe: a recipe's control run is ``classic``)."""
@@ -62,4 +64,7 @@ def plan_runs(config: StudyConfig) -> list[Run]:
                                      recipe.name) for recipe in config.recipes]
                 if config.cas:
                     runs.append(Run("synthetic", classifier, seed, variant.name, "replace", 1.0))
+                if config.cas_classic:
+                    runs.append(Run("synthetic+classic", classifier, seed, variant.name,
+                                    "replace", 1.0))
     return runs

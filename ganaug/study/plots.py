@@ -10,7 +10,7 @@ from ganaug.study.curves import mean_curve, read_curve
 __all__ = ["plot_class_errors", "plot_curves", "plot_error_vs_ratio"]
 
 _COLOURS = {"real": "tab:gray", "classic": "tab:blue", "gan": "tab:orange",
-            "gan+classic": "tab:green", "synthetic": "tab:red"}
+            "gan+classic": "tab:green", "synthetic": "tab:red", "synthetic+classic": "tab:purple"}
 
 
 def _pyplot():

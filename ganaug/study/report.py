@@ -72,10 +72,13 @@ def _key(record: dict[str, Any]) -> tuple:
 
 def _control(key: tuple, available: set[tuple]) -> tuple | None:
     """The same training without synthetic images: real for ``gan`` and ``synthetic``, classic
-    (with the recipe's control when it has one) for ``gan+classic``, classic for a control."""
+    (with the recipe's control when it has one) for ``gan+classic``, classic for
+    ``synthetic+classic`` and for a control."""
     classifier, arm, _, _, _, recipe = key
     if arm in ("gan", "synthetic"):
         return (classifier, "real", "", "", 0.0, "")
+    if arm == "synthetic+classic":
+        return (classifier, "classic", "", "", 0.0, "")
     if arm == "gan+classic":
         own = (classifier, "classic", "", "", 0.0, recipe)
         return own if recipe and own in available else (classifier, "classic", "", "", 0.0, "")
@@ -94,7 +97,8 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
     ``real``, ``gan+classic`` vs ``classic`` or the recipe's control), which is what the images
     themselves earned. Rows of synthetic data carry the judge's faithfulness of their banks and
     the classification accuracy score of their variant (``cas``: accuracy of the classifier
-    trained on the bank alone over the real-only one's, paired by seed).
+    trained on the bank alone over the real-only one's, paired by seed; ``cas_classic``: the same
+    with classic augmentation on both, over ``classic``'s, when the study runs that arm).
     """
     records = [{**r, "minority_error": _minority_error(r)} for r in records]
     groups: dict[tuple, list[dict[str, Any]]] = {}
@@ -115,15 +119,16 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
         result["relative"] = result["mean"] / base if base else math.nan
         return result
 
+    # CAS: a bank's accuracy alone over the real images' (without and with classic augmentation)
     cas: dict[tuple, float] = {}
     for key, members in groups.items():
         classifier, arm, variant = key[:3]
-        if arm == "synthetic":
+        if arm in ("synthetic", "synthetic+classic"):
+            reference = (classifier, "real" if arm == "synthetic" else "classic", "", "", 0.0, "")
             ratios = [(100 - m["test_error"]) / (100 - real) for m in members
-                      if (real := by_seed.get(((classifier, "real", "", "", 0.0, ""), m["seed"],
-                                               "test_error"))) is not None]
+                      if (real := by_seed.get((reference, m["seed"], "test_error"))) is not None]
             if ratios:
-                cas[(classifier, variant)] = float(np.mean(ratios))
+                cas[(classifier, variant, arm)] = float(np.mean(ratios))
 
     rows = []
     for key, members in groups.items():
@@ -138,8 +143,9 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
         if faithful:
             row["faithfulness_mean"] = float(np.mean([m["faithfulness_mean"] for m in faithful]))
             row["faithfulness_worst"] = float(min(m["faithfulness_worst"] for m in faithful))
-        if (classifier, variant) in cas:
-            row["cas"] = cas[(classifier, variant)]
+        for name, arm_alone in (("cas", "synthetic"), ("cas_classic", "synthetic+classic")):
+            if (classifier, variant, arm_alone) in cas:
+                row[name] = cas[(classifier, variant, arm_alone)]
         _add_imbalance(row, members)
         control = _control(key, set(groups))
         if control is not None and (result := paired(members, control)) is not None:
@@ -197,6 +203,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     header = (f"{'classifier':<10} {'arm':<11} {'variant':<10} {'recipe':<8} {'mode':<7} {'r':>4} "
               f"{'n':>2} {'test error %':>13} {'vs control [95% CI]':>24} "
               f"{'vs best real-only [95% CI]':>27} {'faithful':>8} {'worst':>5} {'CAS':>5}")
+    with_classic = any("cas_classic" in row for row in rows)
+    if with_classic:
+        header += f" {'CAS+c':>5}"
     imbalanced = any("minority_error_mean" in row for row in rows)
     if imbalanced:
         header += (f" {'minority err %':>14} {'minority vs control':>24} "
@@ -206,13 +215,14 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         ratio = f"{row['ratio']:g}" if row["variant"] else ""
         faithful = f"{100 * row['faithfulness_mean']:>7.1f}%" if "faithfulness_mean" in row else ""
         worst = f"{100 * row['faithfulness_worst']:>4.0f}%" if "faithfulness_worst" in row else ""
-        cas = f"{100 * row['cas']:>4.0f}%" if "cas" in row else ""
+        cas = _percent(row.get("cas"))
         best = _interval(row.get("vs_best_real")) if not row.get("best_real") else "(best real-only)"
         lines.append(
             f"{row['classifier']:<10} {row['arm']:<11} {row['variant']:<10} {row['recipe']:<8} "
             f"{row['mode']:<7} {ratio:>4} {row['seeds']:>2} "
             f"{row['error_mean']:>6.2f} ± {row['error_std']:<4.2f} "
             f"{_interval(row.get('vs_control')):>24} {best:>27} {faithful:>8} {worst:>5} {cas:>5}"
+            + (f" {_percent(row.get('cas_classic')):>5}" if with_classic else "")
             + (_minority_columns(row) if imbalanced else ""))
     if imbalanced:
         classes = next(row["minority_classes"] for row in rows if "minority_classes" in row)
@@ -222,11 +232,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     lines += [
         "paired differences in points: mean over seeds of (error - reference error of the same "
         "seed) with a Student-t 95 % interval; * = the interval excludes zero",
-        "control: the same training without synthetic images (gan: real; gan+classic: classic or "
-        "the recipe's control); faithful / worst: the independent judge's mean and worst-class "
+        "control: the same training without synthetic images (gan, synthetic: real; gan+classic: "
+        "classic or the recipe's control; synthetic+classic: classic); faithful / worst: the independent judge's mean and worst-class "
         "agreement with the banks' labels (worst over seeds); CAS: accuracy trained on the bank "
-        "alone / accuracy trained on the real images alone"]
+        "alone / accuracy trained on the real images alone"
+        + ("; CAS+c: the same, both with classic augmentation" if with_classic else "")]
     return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return f"{100 * value:>4.0f}%" if value is not None else ""
 
 
 def _minority_columns(row: dict[str, Any]) -> str:

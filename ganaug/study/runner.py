@@ -370,7 +370,7 @@ class Study:
                                             ratio=0.0 if balance else run.ratio, **blend_options)
         else:
             data = SyntheticBlendDataModule(real, None, seed=run.seed)
-        classic = c.classic_augment if run.arm in ("classic", "gan+classic") else "none"
+        classic = c.classic_augment if run.arm.endswith("classic") else "none"
         extra: dict[str, Any] = recipe.classifier_options() if recipe else {}
         if recipe is not None and recipe.needs_teacher:
             extra["teacher"] = self.teacher(run.classifier, run.seed).network
@@ -439,10 +439,11 @@ def _read_record(path: Path) -> dict[str, Any] | None:
 
 def bank_counts(config: StudyConfig, real_counts: torch.Tensor) -> list[int]:
     """Synthetic images per class that every blend of the study can draw from: the largest ratio's
-    ``floor(r * N_c + 0.5)`` (1 when the synthetic-only arm runs), and the re-balancing counts
+    ``floor(r * N_c + 0.5)`` (1 when a synthetic-only arm runs), and the re-balancing counts
     when a mode is ``balance``."""
     ratio_modes = [mode for mode in config.modes if mode != "balance"]
-    largest = max([*(config.ratios if ratio_modes else []), 1.0 if config.cas else 0.0])
+    cas = config.cas or config.cas_classic
+    largest = max([*(config.ratios if ratio_modes else []), 1.0 if cas else 0.0])
     needed = blend_counts(real_counts, largest, "augment")
     if "balance" in config.modes:
         needed = torch.maximum(needed, balance_counts(real_counts))
