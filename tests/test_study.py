@@ -368,6 +368,7 @@ def test_cas_with_classic_augmentation_is_paired_with_the_classic_arm_by_hand():
     assert table[0].endswith("CAS+c") and "CAS+c: the same, both with classic" in table[-1]
     line = next(row for row in table if row.split()[1:2] == ["synthetic+classic"])
     assert line.endswith(f"{100 * both['cas']:>4.0f}% {100 * both['cas_classic']:>4.0f}%")
+    assert line.index("plain") == table[0].index("variant")  # the wider arm name keeps columns
     # without that arm, the column is left out
     assert "CAS+c" not in format_table(summarize(records[:6]))
 

@@ -200,7 +200,8 @@ def _interval(result: dict[str, float] | None) -> str:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The summary as a fixed-width text table (errors in %, differences in points)."""
-    header = (f"{'classifier':<10} {'arm':<11} {'variant':<10} {'recipe':<8} {'mode':<7} {'r':>4} "
+    arm = max([11, *(len(row["arm"]) for row in rows)])  # "synthetic+classic" is 17 wide
+    header = (f"{'classifier':<10} {'arm':<{arm}} {'variant':<10} {'recipe':<8} {'mode':<7} {'r':>4} "
               f"{'n':>2} {'test error %':>13} {'vs control [95% CI]':>24} "
               f"{'vs best real-only [95% CI]':>27} {'faithful':>8} {'worst':>5} {'CAS':>5}")
     with_classic = any("cas_classic" in row for row in rows)
@@ -218,7 +219,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         cas = _percent(row.get("cas"))
         best = _interval(row.get("vs_best_real")) if not row.get("best_real") else "(best real-only)"
         lines.append(
-            f"{row['classifier']:<10} {row['arm']:<11} {row['variant']:<10} {row['recipe']:<8} "
+            f"{row['classifier']:<10} {row['arm']:<{arm}} {row['variant']:<10} {row['recipe']:<8} "
             f"{row['mode']:<7} {ratio:>4} {row['seeds']:>2} "
             f"{row['error_mean']:>6.2f} ± {row['error_std']:<4.2f} "
             f"{_interval(row.get('vs_control')):>24} {best:>27} {faithful:>8} {worst:>5} {cas:>5}"
