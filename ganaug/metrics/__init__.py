@@ -15,6 +15,7 @@ from ganaug.metrics.extractors import (
 from ganaug.metrics.frechet import frechet_distance, gaussian_from_sums
 from ganaug.metrics.inception_score import inception_score
 from ganaug.metrics.kernel import kernel_distance
+from ganaug.metrics.novelty import NoveltyResult, bank_novelty, nearest_same_class_distances
 from ganaug.metrics.precision_recall import precision_recall
 from ganaug.metrics.reference import ReferenceFeatures, load_or_compute_reference
 from ganaug.metrics.scores import (
@@ -37,9 +38,11 @@ __all__ = [
     "InceptionV3",
     "KernelDistance",
     "ModuleExtractor",
+    "NoveltyResult",
     "PrecisionRecall",
     "ReferenceFeatures",
     "TorchScriptExtractor",
+    "bank_novelty",
     "build_extractor",
     "classification_accuracy_score",
     "frechet_distance",
@@ -47,5 +50,6 @@ __all__ = [
     "inception_score",
     "kernel_distance",
     "load_or_compute_reference",
+    "nearest_same_class_distances",
     "precision_recall",
 ]

@@ -1,4 +1,5 @@
-"""benchmarks/cas_limits.py: synthetic-only classifiers on a finished study's banks of several sizes."""
+"""The scripts that diagnose a finished study's banks: benchmarks/cas_limits.py (synthetic-only
+classifiers on banks of several sizes) and benchmarks/bank_novelty.py (copies or clusters)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 from test_study import TINY
 
 from ganaug.study import StudyConfig, run_study
@@ -15,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.filterwarnings("ignore:classifier images are all >= 0")
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("cas_limits", ROOT / "benchmarks" / "cas_limits.py")
+def load_script(name: str = "cas_limits"):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -66,3 +68,32 @@ def test_an_unknown_variant_is_named_with_the_ones_there_are(finished, capsys):
         load_script().main([str(finished), "--variant", "nope"])
     err = capsys.readouterr().err
     assert "no variant 'nope'" in err and "['plain']" in err
+
+
+def test_the_novelty_table_sets_each_bank_against_real_images(finished, capsys):
+    script = load_script("bank_novelty")
+    script.main([str(finished)])
+    lines = [line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("| seed")]
+    assert [line.split("|")[1:3] for line in lines] == [
+        [" seed 0 ", " pixels "], [" seed 0 ", " referee features "],
+        [" seed 1 ", " pixels "], [" seed 1 ", " referee features "]]
+    def ratio_of(printed: float, numerator: float, denominator: float) -> bool:
+        # every number is printed to 2 decimals: the ratio of the unrounded ones, rounded
+        low = (numerator - 0.005) / (denominator + 0.005) - 0.005
+        high = (numerator + 0.005) / (denominator - 0.005) + 0.005
+        return low <= printed <= high
+
+    for line in lines:
+        to_train, held, novelty, within, train, spread = map(float, line.split("|")[3:9])
+        assert ratio_of(novelty, to_train, held) and ratio_of(spread, within, train)
+    # the training images against themselves are measured the same way for every bank
+    assert lines[0].split("|")[7] == lines[2].split("|")[7]
+
+
+def test_the_real_images_are_taken_per_class_in_order():
+    script = load_script("bank_novelty")
+    labels = torch.tensor([1, 0, 1, 1, 0])
+    images = torch.arange(5.0).reshape(5, 1, 1, 1)
+    kept, kept_labels = script.first_per_class(images, labels, torch.tensor([1, 2]))
+    assert kept.flatten().tolist() == [1.0, 0.0, 2.0] and kept_labels.tolist() == [0, 1, 1]
