@@ -6,9 +6,10 @@ same referee and seed, just as the study draws its banks. It does this at severa
 times the real training set (the study's CAS setting), ``10`` times, and so on. A factor of
 ``max_steps * batch_size / N`` shows every image once, as fresh images at every step would. With
 ``--classic``, the 1x bank is also used with the study's classic augmentation. Each classifier is
-tested on the study's real test set. The table gives test error and CAS (accuracy over the accuracy
-of the study's real-only run of the same seed) next to the study's own real, classic and
-synthetic runs.
+tested on the study's real test set. The table gives test error and CAS next to the study's own
+real, classic and synthetic runs. CAS is the accuracy over that of the study's real images
+trained the same way and with the same seed: the `real` run, or the `classic` run for the rows
+with classic augmentation (CAS+c).
 
 If CAS grows with the bank, the study's CAS is limited by its bank size. If it stays flat, it is
 limited by the generator's distribution, and drawing more images will not help. The finished
@@ -55,7 +56,7 @@ def synthetic_only(study: Study, variant: Variant, seed: int, factor: int,
         real.setup()
         counts = [factor * int(n) for n in real.train_dataset.class_counts()]
         control = variant.diversity()
-        referee = study.referee() if control.uses_referee else None
+        referee = study.bank_referee() if control.uses_referee else None  # as Study.bank
         sampler = study.gan(variant).bind(real.train_dataset)  # as Study.bank
         bank = generate_bank(sampler, counts, control=control, referee=referee, seed=seed,
                              progress=False)
@@ -78,15 +79,16 @@ def study_errors(study: Study, arm: str, variant: str = "") -> dict[int, float]:
     return errors
 
 
-def table(rows: list[tuple[str, dict[int, float]]], real: dict[int, float],
-          seeds: list[int]) -> str:
-    """A Markdown table: test error per seed, mean ± std, and CAS paired by seed."""
+def table(rows: list[tuple[str, dict[int, float], dict[int, float]]], seeds: list[int]) -> str:
+    """A Markdown table: test error per seed, mean ± std, and CAS paired by seed against each
+    row's reference (the real images trained the same way: ``real`` or ``classic``)."""
     lines = ["| trained on | " + " | ".join(f"seed {s} %" for s in seeds)
              + " | mean ± std % | CAS |", "| --- |" + " ---: |" * (len(seeds) + 2)]
-    for name, errors in rows:
+    for name, errors, reference in rows:
         values = [errors.get(s) for s in seeds]
         present = [v for v in values if v is not None]
-        cas = [(100 - errors[s]) / (100 - real[s]) for s in seeds if s in errors and s in real]
+        cas = [(100 - errors[s]) / (100 - reference[s]) for s in seeds
+               if s in errors and s in reference]
         cells = [f"{v:.2f}" if v is not None else "—" for v in values]
         spread = f"{np.mean(present):.2f} ± {np.std(present, ddof=1):.2f}" if len(present) > 1 \
             else (f"{present[0]:.2f}" if present else "—")
@@ -117,22 +119,24 @@ def main(argv: list[str] | None = None) -> None:
     real = study_errors(study, "real")
     if not set(seeds) <= set(real):
         parser.error(f"the study has no real-only run for seeds {sorted(set(seeds) - set(real))}")
-    rows = [("real images (the study's `real` runs)", real),
-            ("real images + classic augmentation (`classic`)", study_errors(study, "classic")),
+    classic = study_errors(study, "classic")
+    rows = [("real images (the study's `real` runs)", real, real),
+            ("real images + classic augmentation (`classic`)", classic, classic),
             (f"the study's bank (`synthetic`, {variant.name})",
-             study_errors(study, "synthetic", variant.name))]
+             study_errors(study, "synthetic", variant.name), real)]
     measured = [(f"a bank of {factor}x", factor, False) for factor in args.factors]
     if args.classic:
         measured.append((f"a bank of 1x + classic augmentation ({c.classic_augment})", 1, True))
-    for name, factor, classic in measured:
-        results = {s: synthetic_only(study, variant, s, factor, classic) for s in seeds}
+    for name, factor, augmented in measured:
+        results = {s: synthetic_only(study, variant, s, factor, augmented) for s in seeds}
         images = sorted({r["images"] for r in results.values()})
         rows.append((f"{name} ({'/'.join(map(str, images))} images)",
-                     {s: r["test_error"] for s, r in results.items()}))
+                     {s: r["test_error"] for s, r in results.items()},
+                     classic if augmented else real))
         print(f"measured: {rows[-1][0]}", flush=True)
     print(f"study: {args.folder}, classifier {c.classifiers[0]}, {c.training(c.classifiers[0])[1]} "
           f"steps of {c.batch_size}; variant {variant.name}")
-    print(table(rows, real, seeds))
+    print(table(rows, seeds))
 
 
 if __name__ == "__main__":

@@ -55,12 +55,18 @@ def test_the_table_pairs_cas_by_seed_with_the_study_own_runs(finished, capsys):
     real = script.study_errors(study, "real")
     synthetic = script.study_errors(study, "synthetic", "plain")
     assert rows["real images (the study's `real` runs)"][-1] == "1.00"
+    assert rows["real images + classic augmentation (`classic`)"][-1] == "1.00"  # its own reference
     mine = rows["the study's bank (`synthetic`, plain)"]
     assert mine[:2] == [f"{synthetic[0]:.2f}", f"{synthetic[1]:.2f}"]
     expected = ((100 - synthetic[0]) / (100 - real[0]) + (100 - synthetic[1]) / (100 - real[1])) / 2
     assert mine[-1] == f"{expected:.2f}"
-    assert {"a bank of 1x (40 images)", "a bank of 2x (80 images)",
-            "a bank of 1x + classic augmentation (flip) (40 images)"} <= set(rows)
+    assert {"a bank of 1x (40 images)", "a bank of 2x (80 images)"} <= set(rows)
+    # with classic augmentation, CAS is against the classic runs (CAS+c)
+    augmented = rows["a bank of 1x + classic augmentation (flip) (40 images)"]
+    classic = script.study_errors(study, "classic")
+    errors = [float(cell) for cell in augmented[:2]]
+    expected = sum((100 - e) / (100 - classic[s]) for s, e in enumerate(errors)) / 2
+    assert float(augmented[-1]) == pytest.approx(expected, abs=0.006)
 
 
 def test_an_unknown_variant_is_named_with_the_ones_there_are(finished, capsys):
