@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 from torch.utils.data import DataLoader
 
-from ganaug.data.bank import generate_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler
 from ganaug.study import StudyConfig, Variant
 from ganaug.study.runner import Study
@@ -55,11 +54,7 @@ def synthetic_only(study: Study, variant: Variant, seed: int, factor: int,
         real = study.real_data()
         real.setup()
         counts = [factor * int(n) for n in real.train_dataset.class_counts()]
-        control = variant.diversity()
-        referee = study.bank_referee() if control.uses_referee else None  # as Study.bank
-        sampler = study.gan(variant).bind(real.train_dataset)  # as Study.bank
-        bank = generate_bank(sampler, counts, control=control, referee=referee, seed=seed,
-                             progress=False)
+        bank = study.draw_bank(variant, seed, counts)
         model = study._classifier(classifier, seed, c.classic_augment if classic else "none")
         order = EpochSeededRandomSampler(len(bank), seed=seed)
         trainer = study._trainer(c.training(classifier)[1])

@@ -163,7 +163,7 @@ class StudyConfig:
                               control=dict(filter_misclassified=True, pool_factor=4,
                                            min_confidence=0.9))],
             bank_referee_seeds=[0, 1, 2],
-            gan_arms=["gan+classic"], cas_classic=True,
+            gan_arms=["gan+classic"],
             gan_options=dict(latent_dim=64, g_width=16, d_width=16, ema_decay=0.995, ema_start=200,
                              class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.25,
                              mode_seeking_pairs="split", channels_last=True),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ganaug.study.config import StudyConfig
 
-__all__ = ["ARMS", "REAL_ARMS", "Run", "plan_runs"]
+__all__ = ["ARMS", "CLASSIC_ARMS", "REAL_ARMS", "Run", "plan_runs"]
 
 ARMS = ("real", "classic", "gan", "gan+classic", "synthetic", "synthetic+classic")
 """``real``: the real subset; ``classic``: with classic augmentation; ``gan``: blended with
@@ -18,6 +18,9 @@ synthetic images; ``gan+classic``: the blend with classic augmentation on every 
 
 REAL_ARMS = ("real", "classic")
 """The arms without synthetic images (with any recipe: a recipe's control run is ``classic``)."""
+
+CLASSIC_ARMS = ("classic", "gan+classic", "synthetic+classic")
+"""The arms trained with the study's classic augmentation."""
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
-from ganaug.study.plan import Run, plan_runs
+from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
 from ganaug.study.report import summarize, write_results
 from ganaug.study.timings import TaskTimings
 
@@ -301,16 +301,22 @@ class Study:
             else:
                 # less the GAN and referee it trains
                 with self.timings.timing(name, "bank"), self.threads("bank"):
-                    control = variant.diversity()
-                    referee = self.bank_referee() if control.uses_referee else None
-                    real = self.real_data()
-                    real.setup()
-                    sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
-                    bank = generate_bank(sampler, needed, control=control, referee=referee,
-                                         seed=seed, progress=False)
+                    bank = self.draw_bank(variant, seed, needed)
                     save_bank(bank, path, meta={"variant": variant.name, "seed": seed})
             self._banks[key] = bank
         return self._banks[key]
+
+    def draw_bank(self, variant: Variant, seed: int, counts: list[int]) -> LabelledImages:
+        """``counts`` images per class from ``variant``'s GAN, drawn for ``seed`` under its
+        diversity control (with :meth:`bank_referee` when the control uses one), as every bank
+        of the study is; nothing is saved."""
+        control = variant.diversity()
+        referee = self.bank_referee() if control.uses_referee else None
+        real = self.real_data()
+        real.setup()
+        sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
+        return generate_bank(sampler, counts, control=control, referee=referee, seed=seed,
+                             progress=False)
 
     def faithfulness(self, variant: Variant, seed: int, bank: LabelledImages) -> dict[str, Any]:
         """The judge's verdict on a bank (written next to it); empty without a judge."""
@@ -370,7 +376,7 @@ class Study:
                                             ratio=0.0 if balance else run.ratio, **blend_options)
         else:
             data = SyntheticBlendDataModule(real, None, seed=run.seed)
-        classic = c.classic_augment if run.arm.endswith("classic") else "none"
+        classic = c.classic_augment if run.arm in CLASSIC_ARMS else "none"
         extra: dict[str, Any] = recipe.classifier_options() if recipe else {}
         if recipe is not None and recipe.needs_teacher:
             extra["teacher"] = self.teacher(run.classifier, run.seed).network

@@ -6,8 +6,8 @@ it reads (``needs``):
 
 - ``judge``: the independent judge (``judge.pt``), when the study has one and something uses it;
 - ``teacher-<classifier>-seed<s>``: a real-image classifier that no run of the plan saves (the
-  referee when ``data_seed`` is not among the seeds, a bank referee of another seed); otherwise the teacher of a seed *is*
-  that seed's classic run, and tasks that need it name the run;
+  referee when ``data_seed`` is not among the seeds, a bank referee of another seed); otherwise
+  the teacher of a seed *is* that seed's classic run, and tasks that need it name the run;
 - ``gan-<name>``: one GAN training per ``gan-*`` folder, after the referee and the judge when the
   GAN's snapshot is selected;
 - ``bank-<variant>-seed<s>``: a synthetic bank and the judge's verdict on it, after its GAN (and
