@@ -83,6 +83,21 @@ def test_the_page_holds_the_table_plots_samples_faithfulness_and_config(study_fo
     assert "flip &lt;&amp;&gt;" in page  # the configuration, escaped
 
 
+def test_the_page_gives_cas_with_classic_augmentation_only_when_the_study_has_it(tmp_path):
+    records = [record("real", 0, 10.0), record("classic", 0, 5.0),
+               record("synthetic", 0, 28.0, "plain", "replace", 1.0)]
+    write_results(records, summarize(records), tmp_path)
+    assert "CAS+c" not in (tmp_path / "report.html").read_text()
+    records.append(record("synthetic+classic", 0, 14.0, "plain", "replace", 1.0))
+    write_results(records, summarize(records), tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    table = page.split('<table class="summary">')[1].split("</table>")[0]
+    assert "<th>CAS+c</th>" in table and "CAS+c: the same, both with classic" in page
+    both = next(row for row in table.split("<tr")[1:] if ">synthetic+classic<" in row)
+    assert "<td>80 %</td><td>91 %</td></tr>" in both  # 72 / 90, and 86 / 95 = 0.905
+    assert table.split("<tr")[1].count("<th>") == both.count("<td")  # one cell per column
+
+
 def test_an_older_study_folder_without_curves_or_faithfulness_still_gets_a_page(tmp_path):
     records = [record("real", 0, 10.0), record("classic", 0, 6.0)]
     write_results(records, summarize(records), tmp_path)
