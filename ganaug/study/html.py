@@ -96,8 +96,9 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
         "error of the same seed) with a Student-t 95 % interval and, in brackets after it, "
         "relative to the reference; * and bold = the interval excludes zero. Control: the same "
         "training without synthetic images (gan, synthetic: real; gan+classic: classic or the "
-        "recipe's control; synthetic+classic: classic). Faithful / worst: the independent judge's mean and worst-class agreement with "
-        "the banks' labels (worst over seeds). CAS: accuracy trained on the bank alone / accuracy "
+        "recipe's control; synthetic+classic: classic). Faithful / worst: the independent "
+        "judge's mean and worst-class agreement with the banks' labels (worst over seeds). "
+        "CAS: accuracy trained on the bank alone / accuracy "
         "trained on the real images alone"
         + ("; CAS+c: the same, both with classic augmentation" if with_classic else "")
         + ".</p>")

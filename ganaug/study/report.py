@@ -125,8 +125,8 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
         classifier, arm, variant = key[:3]
         if arm in ("synthetic", "synthetic+classic"):
             reference = (classifier, "real" if arm == "synthetic" else "classic", "", "", 0.0, "")
-            ratios = [(100 - m["test_error"]) / (100 - real) for m in members
-                      if (real := by_seed.get((reference, m["seed"], "test_error"))) is not None]
+            ratios = [(100 - m["test_error"]) / (100 - base) for m in members
+                      if (base := by_seed.get((reference, m["seed"], "test_error"))) is not None]
             if ratios:
                 cas[(classifier, variant, arm)] = float(np.mean(ratios))
 
