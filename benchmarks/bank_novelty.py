@@ -13,22 +13,20 @@ features. The study folder is only read.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
 
 from ganaug.data.bank import load_bank
+from ganaug.data.labelled import LabelledImages
+from ganaug.images import from_uint8
 from ganaug.metrics.novelty import bank_novelty
-from ganaug.study import StudyConfig
 from ganaug.study.runner import Study
 
 
-def images_and_labels(dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """A dataset's images (float, [-1, 1]) and labels, in its order."""
-    items = [dataset[i] for i in range(len(dataset))]
-    return (torch.stack([item[0] for item in items]).float(),
-            torch.tensor([int(item[1]) for item in items]))
+def images_and_labels(images: LabelledImages) -> tuple[torch.Tensor, torch.Tensor]:
+    """A labelled set's images as float in [-1, 1], and its labels."""
+    return from_uint8(images.images), images.labels
 
 
 def first_per_class(images: torch.Tensor, labels: torch.Tensor,
@@ -46,8 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     folder = Path(args.folder)
-    config = StudyConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    study = Study(config, folder, progress=False)
+    study = Study.from_folder(folder)
+    config = study.config
     variant = args.variant or config.variants[0].name
     real = study.real_data()
     real.setup()

@@ -23,22 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch.utils.data import DataLoader
 
 from ganaug.data.datamodule import EpochSeededRandomSampler
-from ganaug.study import StudyConfig, Variant
+from ganaug.study import Variant
 from ganaug.study.runner import Study
-
-
-def load_study(folder: str | Path) -> Study:
-    """The finished study in ``folder``, with the configuration it ran with."""
-    folder = Path(folder)
-    config = StudyConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    return Study(config, folder, progress=False)
 
 
 def synthetic_only(study: Study, variant: Variant, seed: int, factor: int,
@@ -103,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="also train on the 1x bank with the study's classic augmentation")
     args = parser.parse_args(argv)
 
-    study = load_study(args.folder)
+    study = Study.from_folder(args.folder)
     c = study.config
     variant = next((v for v in c.variants if v.name == args.variant), None) if args.variant \
         else c.variants[0]

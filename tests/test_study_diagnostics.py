@@ -11,6 +11,7 @@ import torch
 from test_study import TINY
 
 from ganaug.study import StudyConfig, run_study
+from ganaug.study.runner import Study
 
 ROOT = Path(__file__).resolve().parents[1]
 # the tiny study's GAN trains for 4 steps: its images may well all be >= 0, which is warned about
@@ -35,7 +36,7 @@ def finished(tmp_path_factory):
 
 def test_banks_are_the_factor_times_the_real_set_and_the_same_draw_gives_the_same_error(finished):
     script = load_script()
-    study = script.load_study(finished)
+    study = Study.from_folder(finished)
     variant = study.config.variants[0]
     real = 10 * TINY["n_per_class"]  # ten digit classes
     once = script.synthetic_only(study, variant, 0, 1)
@@ -51,7 +52,7 @@ def test_the_table_pairs_cas_by_seed_with_the_study_own_runs(finished, capsys):
     out = capsys.readouterr().out
     rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
             for line in out.splitlines() if line.startswith("| ") and "---" not in line}
-    study = script.load_study(finished)
+    study = Study.from_folder(finished)
     real = script.study_errors(study, "real")
     synthetic = script.study_errors(study, "synthetic", "plain")
     assert rows["real images (the study's `real` runs)"][-1] == "1.00"
@@ -103,3 +104,11 @@ def test_the_real_images_are_taken_per_class_in_order():
     images = torch.arange(5.0).reshape(5, 1, 1, 1)
     kept, kept_labels = script.first_per_class(images, labels, torch.tensor([1, 2]))
     assert kept.flatten().tolist() == [1.0, 0.0, 2.0] and kept_labels.tolist() == [0, 1, 1]
+
+
+def test_a_study_opens_from_its_folder_with_the_settings_it_ran_with(finished, tmp_path):
+    study = Study.from_folder(finished)
+    assert study.config == StudyConfig.from_dict({**TINY, "modes": ["augment"],
+                                                  "variants": [{"name": "plain"}], "cas": True})
+    with pytest.raises(FileNotFoundError, match="is not a study folder"):
+        Study.from_folder(tmp_path)

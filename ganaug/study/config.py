@@ -270,6 +270,11 @@ class StudyConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def bank_referee_seed_list(self) -> list[int]:
+        """The seeds whose classic-arm classifiers filter the banks: ``bank_referee_seeds``, or
+        ``data_seed`` alone (the referee)."""
+        return list(self.bank_referee_seeds or [self.data_seed])
+
     def task_threads(self, kind: str) -> int:
         """The torch CPU threads of a task of ``kind`` (``gan``: ``gan_threads``, else
         ``threads``)."""

@@ -112,9 +112,7 @@ def _start_worker(driver: int, poll_seconds: float = 1.0) -> None:
             time.sleep(poll_seconds)
             try:
                 os.kill(driver, 0)  # signal 0: only asks whether the process exists
-            except ProcessLookupError:
-                os._exit(1)
-            except PermissionError:  # it exists, under another user (the pid was reused)
+            except (ProcessLookupError, PermissionError):  # gone, or the pid reused by another user
                 os._exit(1)
 
     threading.Thread(target=watch, name="ganaug-driver-watch", daemon=True).start()

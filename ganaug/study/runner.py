@@ -44,6 +44,7 @@ from ganaug.data import (
 )
 from ganaug.data.datamodule import EpochSeededRandomSampler
 from ganaug.data.labelled import LabelledImages
+from ganaug.diversity import DiversityControl
 from ganaug.images import write_png
 from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
@@ -95,6 +96,16 @@ class Study:
         self._banks: dict[tuple[str, int], LabelledImages] = {}
         self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
         self.timings = TaskTimings()  # the seconds of every task done here (timings.json)
+
+    @classmethod
+    def from_folder(cls, out: str | Path, *, progress: bool = False) -> Study:
+        """The study of an existing folder, with the settings its ``config.json`` records (to
+        read or extend a finished study)."""
+        path = Path(out) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: {out} is not a study folder (ganaug study "
+                                    f"--out writes one)")
+        return cls(StudyConfig.from_dict(json.loads(path.read_text())), out, progress=progress)
 
     def threads(self, kind: str) -> Any:
         """A context in which torch uses the CPU threads of a task of ``kind``
@@ -245,8 +256,8 @@ class Study:
         """What filters and picks the banks' images: the referee, or with ``bank_referee_seeds``
         the :class:`ClassifierEnsemble` of those seeds' teachers (first classifier)."""
         c = self.config
-        seeds = c.bank_referee_seeds
-        if seeds is None or list(seeds) == [c.data_seed]:
+        seeds = c.bank_referee_seed_list()
+        if seeds == [c.data_seed]:
             return self.referee()
         return ClassifierEnsemble([self.teacher(c.classifiers[0], s) for s in seeds]).eval()
 
@@ -306,12 +317,17 @@ class Study:
             self._banks[key] = bank
         return self._banks[key]
 
+    def bank_control(self, variant: Variant) -> tuple[DiversityControl, nn.Module | None]:
+        """``variant``'s diversity control, and the :meth:`bank_referee` it draws with (None when
+        the control uses none)."""
+        control = variant.diversity()
+        return control, self.bank_referee() if control.uses_referee else None
+
     def draw_bank(self, variant: Variant, seed: int, counts: list[int]) -> LabelledImages:
         """``counts`` images per class from ``variant``'s GAN, drawn for ``seed`` under its
-        diversity control (with :meth:`bank_referee` when the control uses one), as every bank
-        of the study is; nothing is saved."""
-        control = variant.diversity()
-        referee = self.bank_referee() if control.uses_referee else None
+        diversity control (:meth:`bank_control`), as every bank of the study is; nothing is
+        saved."""
+        control, referee = self.bank_control(variant)
         real = self.real_data()
         real.setup()
         sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
@@ -367,9 +383,8 @@ class Study:
             if blend_options.get("resample_every_epoch"):
                 # the GAN itself, drawn from afresh at every epoch as the bank was drawn; the
                 # bank's verdict above stands for its draws
-                control = variant.diversity()
+                control, referee = self.bank_control(variant)  # as for the bank
                 source = self.gan(variant)
-                referee = self.bank_referee() if control.uses_referee else None  # as for the bank
                 blend_options = {**blend_options, "diversity": control, "referee": referee}
             balance = run.mode == "balance"  # tops every class up to the largest; no ratio
             data = SyntheticBlendDataModule(real, source, mode=run.mode, seed=run.seed,

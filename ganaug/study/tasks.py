@@ -72,8 +72,7 @@ def plan_tasks(config: StudyConfig) -> list[Task]:
         return teacher(config.classifiers[0], config.data_seed)
 
     def bank_referees() -> list[str]:  # as Study.bank_referee
-        seeds = config.bank_referee_seeds or [config.data_seed]
-        return [teacher(config.classifiers[0], seed) for seed in seeds]
+        return [teacher(config.classifiers[0], seed) for seed in config.bank_referee_seed_list()]
 
     variants = {variant.name: variant for variant in config.variants}
     synthetic = [run for run in runs if run.synthetic]
