@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -575,7 +576,31 @@ class GANModule(L.LightningModule):
                 checkpoint_path, map_location=map_location, hparams_file=hparams_file,
                 strict=strict, weights_only=True, **kwargs)
 
+    def get_extra_state(self) -> Tensor:
+        """The counters ``(d_steps_done, iteration)`` as a tensor in the state dict
+        (``_extra_state``): they travel with the weights wherever the state dict goes, such as
+        back from the workers of a ``ddp_spawn`` fit into the launching process."""
+        return torch.tensor([self.d_steps_done, self.iteration], dtype=torch.int64)
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore the counters from :meth:`get_extra_state`'s tensor."""
+        counters = torch.as_tensor(state)
+        if counters.shape != (2,) or counters.is_floating_point():
+            raise CheckpointMismatchError(
+                f"the state dict's _extra_state must hold 2 integer counters (d_steps_done, "
+                f"iteration), got {tuple(counters.shape)} of {counters.dtype}")
+        self.d_steps_done, self.iteration = (int(v) for v in counters.tolist())
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("global_step", 0) == 0 and self.d_steps_done > 0:
+            warnings.warn(
+                f"saving a checkpoint of a {type(self).__name__} that took {self.d_steps_done} D "
+                f"steps with a trainer that counts none (global_step 0): the trainer did not run "
+                "this fit, as the launching process of a ddp_spawn fit does not. The weights and "
+                "the module's counters (d_steps_done, iteration) are right, but resuming from this "
+                "file restarts the trainer's epochs and max_steps from 0; resume from a checkpoint "
+                "written during the fit (ModelCheckpoint), or fit with strategy='ddp'",
+                stacklevel=2)
         checkpoint[_CHECKPOINT_KEY] = {
             "class": class_name(type(self)),
             "lineage": [class_name(c) for c in type(self).__mro__ if issubclass(c, GANModule)],
@@ -604,6 +629,9 @@ class GANModule(L.LightningModule):
             )
         self.d_steps_done = int(state["d_steps_done"])
         self.iteration = int(state["iteration"])
+        weights = checkpoint.get("state_dict")
+        if isinstance(weights, dict):  # files written before the counters joined the state dict
+            weights.setdefault("_extra_state", self.get_extra_state())
         self._apply_condition_strength()
 
     # pickling: through the networks' state dicts
