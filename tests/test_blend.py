@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from ganaug.data import (
+    ClassBalancedSampler,
     ImageDataModule,
     LabelledImages,
     SyntheticBlendDataModule,
@@ -520,3 +521,32 @@ def test_share_sampler_cycles_synthetic_items_is_seeded_and_shards_whole_batches
 def test_bad_synthetic_shares_are_refused(options, message):
     with pytest.raises(ValueError, match=message):
         SyntheticBlendDataModule(real_data(), marked_bank(), **options)
+
+
+def test_class_balanced_sampling_draws_every_class_alike():
+    # real images only, 10 down to 1 per class (43 images): over 40 epochs of 43 draws the
+    # classes come out alike (chi-square, 9 dof, below its 0.1 % critical value 27.88)
+    blend = SyntheticBlendDataModule(imbalanced_data(), None, sampling="class_balanced", seed=4)
+    blend.setup()
+    loader = blend.train_dataloader()
+    assert isinstance(loader.sampler, ClassBalancedSampler) and len(loader.sampler) == 43
+    labels = []
+    for epoch in range(40):
+        loader.sampler.set_epoch(epoch)
+        labels += [label for batch in loader for label in batch[1].tolist()]
+    counts = torch.bincount(torch.tensor(labels), minlength=10).double()
+    expected = counts.sum() / 10
+    assert float(((counts - expected) ** 2 / expected).sum()) < 27.88
+    # the same seed and epoch give the same order
+    loader.sampler.set_epoch(0)
+    again = SyntheticBlendDataModule(imbalanced_data(), None, sampling="class_balanced", seed=4)
+    again.setup()
+    assert list(again.train_dataloader().sampler) == list(loader.sampler)
+
+
+def test_class_balanced_sampling_options_are_checked():
+    with pytest.raises(ValueError, match="sampling must be one of"):
+        SyntheticBlendDataModule(imbalanced_data(), None, sampling="balanced")
+    with pytest.raises(ValueError, match="choose one"):
+        SyntheticBlendDataModule(imbalanced_data(), marked_bank(), mode="balance",
+                                 sampling="class_balanced", synthetic_share=0.5)

@@ -27,7 +27,10 @@ Under DDP every process takes a disjoint share of one seeded order (no padding d
 With ``synthetic_share`` every training batch holds that fraction of synthetic images (He et al.
 2023 and Yu et al. 2023 find that how many synthetic images a batch holds matters, and that
 performance drops once they outnumber the real ones), and an epoch is one pass over the real
-images (:class:`SyntheticShareSampler`).
+images (:class:`SyntheticShareSampler`). With ``sampling="class_balanced"`` the training items
+are drawn with replacement so that every class is drawn equally often
+(:class:`~ganaug.data.balanced_sampler.ClassBalancedSampler`), the classic re-sampling remedy
+for a long tail, with or without synthetic images.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
+from ganaug.data.balanced_sampler import ClassBalancedSampler
 from ganaug.data.bank import ClassConditionalSampler, generate_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, training_views
 from ganaug.data.resumable import ResumableDataLoader
@@ -55,6 +59,7 @@ __all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModu
 
 Mode = Literal["replace", "augment", "balance"]
 MODES = ("replace", "augment", "balance")
+SAMPLINGS = ("random", "class_balanced")
 _SHARE_STREAM = 0x5A4E  # the share sampler's order, apart from the blend's other draws
 
 
@@ -268,6 +273,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         batch_size: int | None = None,  # None = the real datamodule's
         synthetic_share: float | None = None,  # fraction of every training batch that is
         # synthetic (an epoch = one pass over the real images); None = batches drawn from the blend
+        sampling: Literal["random", "class_balanced"] = "random",  # the training order: each
+        # item once per epoch, or drawn with replacement, every class equally often
     ) -> None:
         super().__init__()
         _check_source(synthetic)
@@ -285,6 +292,11 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 raise ValueError("synthetic_share mixes real and synthetic images in every batch: "
                                  "it needs both (augment mode with ratio > 0, replace with "
                                  "0 < ratio < 1, or balance)")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if sampling != "random" and synthetic_share is not None:
+            raise ValueError("sampling='class_balanced' and synthetic_share both decide what a "
+                             "batch holds: choose one")
         if resample_every_epoch and isinstance(synthetic, LabelledImages):
             raise ValueError("resample_every_epoch draws from a generator: pass a class-conditional "
                              "sampler (a GAN module), not a bank")
@@ -302,6 +314,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self._drawn_epoch = 0
         self.batch_size = batch_size or real.batch_size
         self.synthetic_share = synthetic_share
+        self.sampling = sampling
         if synthetic_share is not None and not 1 <= round(synthetic_share * self.batch_size) < \
                 self.batch_size:
             raise ValueError(f"synthetic_share {synthetic_share} of a batch of {self.batch_size} is "
@@ -468,6 +481,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
     def _sampler(self, num_items: int, views: int) -> Sampler:
         trainer = self.trainer
         world = getattr(trainer, "world_size", 1) if trainer is not None else 1
+        if self.sampling == "class_balanced":
+            return ClassBalancedSampler(self.train_dataset.labels, seed=self.seed, num_views=views,
+                                        num_replicas=world,
+                                        rank=trainer.global_rank if world > 1 else 0)
         if world > 1:
             return ShardedEpochSeededSampler(num_items, num_replicas=world,
                                              rank=trainer.global_rank, seed=self.seed, num_views=views)
