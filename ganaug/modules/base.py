@@ -51,6 +51,7 @@ from ganaug.modules.checkpoint import (
     resolve_checkpoint_class,
 )
 from ganaug.modules.ema import average_buffers, update_ema
+from ganaug.modules.fake_labels import fake_label_policy
 from ganaug.modules.grids import SampleGrids
 from ganaug.modules.noise import latent_noise
 from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
@@ -100,6 +101,9 @@ class GANModule(L.LightningModule):
         # twice the fakes per G step) or "split" (the batch split in two halves, as MSGAN does)
         class_loss_weight: float = 0.0,  # auxiliary classification term weight (see below); 0 = off
         class_loss: str = "ac",  # that term: "ac" (AC-GAN) or "adc" (ADC-GAN), see ganaug.losses
+        fake_labels: str | list[float] = "real",  # classes of the fakes of a step: "real" (the
+        # real batch's), "uniform" (every class as many G steps) or K class weights; see
+        # ganaug.modules.fake_labels. Unconditional models have no classes and ignore it
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
         condition_fade: tuple[int, int] | None = None,  # iterations (start, end) over which the
@@ -120,6 +124,7 @@ class GANModule(L.LightningModule):
         self.architecture = dict(latent_dim=latent_dim, num_classes=num_classes,
                                  channels=channels, image_size=image_size)
         self.adversarial_loss = get_loss(loss)
+        self.fake_label_policy = fake_label_policy(fake_labels, num_classes)
         self.diff_augment = DiffAugment(augment_policy)
 
         # networks, initialised from ``seed`` alone, and the EMA copy of the generator
@@ -189,6 +194,7 @@ class GANModule(L.LightningModule):
         if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
             raise ValueError("class_loss_weight > 0 trains an auxiliary classifier of the classes: "
                              f"it needs num_classes >= 2, got {options['num_classes']}")
+        fake_label_policy(options["fake_labels"], options["num_classes"])  # raises if wrong
         if len(options["betas"]) != 2:
             raise ValueError(f"betas must be two numbers, got {options['betas']}")
 
@@ -357,8 +363,11 @@ class GANModule(L.LightningModule):
         return self.discriminate(images, labels), None
 
     def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
-        """Classes of the fake images of a step: the real batch's, unless a subclass draws them."""
-        return labels
+        """Classes of the fake images of a step, drawn by the ``fake_labels`` policy from this
+        step's RNG (:mod:`ganaug.modules.fake_labels`); None for an unconditional model."""
+        if labels is None:
+            return None
+        return self.fake_label_policy(labels, self.step_rng)
 
     def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """The discriminator's losses for one batch; ``"loss"`` is what it minimises."""
