@@ -54,6 +54,7 @@ from ganaug.modules.ema import average_buffers, update_ema
 from ganaug.modules.fake_labels import fake_label_policy
 from ganaug.modules.grids import SampleGrids
 from ganaug.modules.noise import latent_noise
+from ganaug.modules.penalties import GeneratorPenalty
 from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
@@ -340,6 +341,18 @@ class GANModule(L.LightningModule):
             weight = self.hparams.mode_seeking_weight
             losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
 
+    def generator_penalties(self) -> list[GeneratorPenalty]:
+        """The terms of G's loss computed from G's parameters (:mod:`ganaug.modules.penalties`),
+        which a family builds from its options; none here."""
+        return []
+
+    def add_generator_penalties(self, losses: dict[str, Tensor]) -> None:
+        """Add every :meth:`generator_penalties` term to ``losses`` (under its name) and, times
+        its weight, to ``losses["loss"]``."""
+        for penalty in self.generator_penalties():
+            losses[penalty.name] = penalty(self.generator)
+            losses["loss"] = losses["loss"] + penalty.weight * losses[penalty.name]
+
     def draw_noise(self, n: int) -> Tensor:
         """Standard normal noise (n, latent_dim) from this step's generator."""
         rng = self._rng
@@ -430,6 +443,7 @@ class GANModule(L.LightningModule):
         losses = {"adversarial": self.adversarial_loss.generator(logits)}
         losses["loss"] = losses["adversarial"]
         self.add_mode_seeking_term(losses, fake, z, pairs)
+        self.add_generator_penalties(losses)
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             class_weight = self.hparams.class_loss_weight * self.condition_strength()
