@@ -227,7 +227,7 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    (dict(colour="red"), r"unknown study options \['colour'\]"),
+    (dict(colour="red"), r"a study config has no option 'colour'"),
     (dict(modes=["replace"], ratios=[1.5]), "cannot be used with mode 'replace'"),
     (dict(ratios=[0.0]), "ratios must be finite and > 0"),
     (dict(variants=[dict(name="a"), dict(name="a")]), "variant names must be unique"),

@@ -12,12 +12,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganaug.config_errors import unknown_key_error
 from ganaug.data.datamodule import TRAINING_SAMPLERS
 from ganaug.diversity import DiversityControl
 from ganaug.modules import resolve_gan
 
 __all__ = ["RESULT_NEUTRAL_SETTINGS", "Recipe", "StudyConfig", "Variant", "copy_config",
            "setting_differences"]
+
+
+def _check_keys(values: Any, cls: type, what: str) -> dict[str, Any]:
+    """``values`` if it is a mapping of ``cls``'s fields (``gan`` too, for a study config), else
+    a one-line error naming the first unknown key and the closest field names."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{what} must be a mapping of option to value, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)} | ({"gan"} if cls is StudyConfig else set())
+    for key in values:
+        if key not in known:
+            raise unknown_key_error(str(key), what, known)
+    return values
 
 
 @dataclass
@@ -181,18 +194,17 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known - {"gan"}
-        if unknown:
-            raise ValueError(f"unknown study options {sorted(unknown)}; known: {sorted(known)}")
+        _check_keys(values, cls, "a study config")
         values = dict(values)
         if "gan" in values:
             values.update(gan_fields(values.pop("gan"), values))
         if "variants" in values:
-            values["variants"] = [v if isinstance(v, Variant) else Variant(**v)
+            values["variants"] = [v if isinstance(v, Variant) else
+                                  Variant(**_check_keys(v, Variant, "a variant"))
                                   for v in values["variants"]]
         if "recipes" in values:
-            values["recipes"] = [r if isinstance(r, Recipe) else Recipe(**r)
+            values["recipes"] = [r if isinstance(r, Recipe) else
+                                 Recipe(**_check_keys(r, Recipe, "a recipe"))
                                  for r in values["recipes"]]
         config = cls(**values)
         config.validate()
