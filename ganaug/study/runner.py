@@ -50,6 +50,7 @@ from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
+from ganaug.serialization import load_weights
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Study", "run_study", "torch_threads"]
 
+# what to do when a classifier the study saved does not fit the model its settings build
+_REDO = ("the file was replaced, or written with other settings: delete it (and the runs and "
+         "banks made with it) to have the study train it again")
 _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
 
 
@@ -233,7 +237,7 @@ class Study:
             path = self._teacher_path(classifier, seed)
             name = f"teacher-{classifier}-seed{seed}"  # as in ganaug.study.tasks
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="teacher classifier", remedy=_REDO)
                 if Run("classic", classifier, seed) not in plan_runs(c):  # else that run's file
                     self.timings.reused(name, "teacher")
             else:
@@ -273,7 +277,7 @@ class Study:
             model = self._classifier(c.classifiers[0], seed, c.classic_augment)
             path = self.out / "judge.pt"
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="judge", remedy=_REDO)
                 self.timings.reused("judge", "judge")
             else:
                 with self.timings.timing("judge", "judge"), self.threads("judge"):
