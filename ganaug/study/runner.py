@@ -53,6 +53,7 @@ from ganaug.seeding import step_seed
 from ganaug.serialization import load_weights
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
+from ganaug.study.lock import StudyLock
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
 from ganaug.study.report import summarize, write_results
 from ganaug.study.timings import TaskTimings
@@ -485,15 +486,19 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     (:class:`~ganaug.study.executors.SequentialExecutor`); a
     :class:`~ganaug.study.local_executor.LocalExecutor` runs tasks side by side in worker
     processes, a :class:`~ganaug.study.ray_executor.RayExecutor` spreads them over a Ray
-    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``)."""
-    study = Study(config, out, progress=progress, loggers=loggers)
-    records = study.run_all() if executor is None else executor.execute(study)
-    with study.timings.timing("outputs", "outputs"):
-        rows = summarize(records)
-        write_results(records, rows, study.out)
-    # apart from the results: wall times differ from one invocation to the next
-    study.timings.write(study.out / "timings.json",
-                        executor=type(executor).__name__ if executor else "SequentialExecutor",
-                        threads=config.threads, gan_threads=config.task_threads("gan"),
-                        cpus=getattr(executor, "cpus", None))
+    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``).
+    A second driver on the same ``out`` stops at once with :class:`~ganaug.study.lock.StudyLocked`
+    (:class:`~ganaug.study.lock.StudyLock`)."""
+    config.validate()  # an invalid setting makes no folder
+    with StudyLock(out):  # one driver per folder, whichever executor it uses
+        study = Study(config, out, progress=progress, loggers=loggers)
+        records = study.run_all() if executor is None else executor.execute(study)
+        with study.timings.timing("outputs", "outputs"):
+            rows = summarize(records)
+            write_results(records, rows, study.out)
+        # apart from the results: wall times differ from one invocation to the next
+        study.timings.write(study.out / "timings.json",
+                            executor=type(executor).__name__ if executor else "SequentialExecutor",
+                            threads=config.threads, gan_threads=config.task_threads("gan"),
+                            cpus=getattr(executor, "cpus", None))
     return rows
