@@ -31,6 +31,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ganaug.atomic import atomic_save, atomic_write_json, atomic_write_text
+from ganaug.checkpoint_io import SafeCheckpointIO
 from ganaug.classify import ClassifierEnsemble, ClassifierModule
 from ganaug.data import (
     ImageDataModule,
@@ -94,7 +96,7 @@ class Study:
         self._check_folder()  # before anything in the folder is written
         self.out.mkdir(parents=True, exist_ok=True)
         if not (self.out / "config.json").is_file():  # the settings the folder's runs are made with
-            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            atomic_write_json(self.out / "config.json", config.to_dict())
         self._gans: dict[str, Any] = {}
         self._teachers: dict[tuple[str, int], ClassifierModule] = {}
         self._judge: ClassifierModule | None = None
@@ -151,7 +153,7 @@ class Study:
         return L.Trainer(max_steps=max_steps, accelerator=self.config.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=str(self.out), **kwargs)
+                         default_root_dir=str(self.out), plugins=[SafeCheckpointIO()], **kwargs)
 
     # the GANs
 
@@ -203,13 +205,14 @@ class Study:
         trainer = L.Trainer(max_steps=c.gan_max_steps, accelerator=c.accelerator, devices=1,
                             logger=False, enable_checkpointing=False,
                             enable_progress_bar=self.progress, enable_model_summary=False,
-                            default_root_dir=str(checkpoint.parent), callbacks=callbacks)
+                            default_root_dir=str(checkpoint.parent), callbacks=callbacks,
+                            plugins=[SafeCheckpointIO()])  # gan.ckpt written atomically
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
-            (checkpoint.parent / "selection.json").write_text(json.dumps(
+            atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
                 {"best_iteration": selection.best_iteration, "criterion": selection.criterion,
                  "history": [dict(iteration=i, referee_mean=m, referee_worst=w,
                                   judge_mean=judged.get(i, (None, None))[0],
@@ -248,8 +251,7 @@ class Study:
                     real = self.real_data()
                     self._trainer(max_steps).fit(model,
                                                  SyntheticBlendDataModule(real, None, seed=seed))
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    torch.save(model.state_dict(), path)
+                    atomic_save(model.state_dict(), path)
             self._teachers[key] = model.eval()
         return self._teachers[key]
 
@@ -298,8 +300,8 @@ class Study:
         trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size, sampler=order))
         trainer.test(model, real.test_dataloader(), verbose=False)
         metrics = model.test_metrics()
-        torch.save(model.state_dict(), path)
-        (self.out / "judge.json").write_text(json.dumps(
+        atomic_save(model.state_dict(), path)
+        atomic_write_text(self.out / "judge.json", json.dumps(
             {"trained_on": f"{c.judge_per_class} held-out real images per class",
              "architecture": c.classifiers[0], "seed": seed,
              "test_accuracy": metrics["test_acc"],
@@ -355,7 +357,7 @@ class Study:
                         self.threads("bank"):
                     verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
                                                 num_classes=bank.num_classes).to_dict()
-                    path.write_text(json.dumps(verdict, indent=2))
+                    atomic_write_json(path, verdict)
             self._faithfulness[key] = verdict
         return self._faithfulness[key]
 
@@ -408,8 +410,7 @@ class Study:
         trainer.fit(model, data)
         if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
             path = self._teacher_path(run.classifier, run.seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), path)
+            atomic_save(model.state_dict(), path)
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()
         record = {**dataclasses.asdict(run), "run_id": run.run_id,
@@ -422,10 +423,7 @@ class Study:
                   "faithfulness_mean": verdict.get("mean"),
                   "faithfulness_worst": verdict.get("worst"),
                   "seconds": round(time.perf_counter() - started, 1)}
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = record_path.with_name(record_path.name + ".partial")  # a kill leaves no half file
-        partial.write_text(json.dumps(record, indent=2))
-        partial.replace(record_path)
+        atomic_write_json(record_path, record)  # a kill leaves no half file
         return record
 
     def _curve(self, run: Run, max_steps: int) -> list[LearningCurve]:
