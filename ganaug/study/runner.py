@@ -31,6 +31,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ganaug.atomic import atomic_save, atomic_write_json, atomic_write_text
+from ganaug.checkpoint_io import SafeCheckpointIO
 from ganaug.classify import ClassifierEnsemble, ClassifierModule
 from ganaug.data import (
     ImageDataModule,
@@ -50,8 +52,10 @@ from ganaug.metrics.faithfulness import bank_faithfulness
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
+from ganaug.serialization import load_weights
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
+from ganaug.study.lock import StudyLock
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
 from ganaug.study.report import summarize, write_results
 from ganaug.study.timings import TaskTimings
@@ -61,6 +65,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Study", "run_study", "torch_threads"]
 
+# what to do when a classifier the study saved does not fit the model its settings build
+_REDO = ("the file was replaced, or written with other settings: delete it (and the runs and "
+         "banks made with it) to have the study train it again")
 _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
 
 
@@ -89,7 +96,7 @@ class Study:
         self._check_folder()  # before anything in the folder is written
         self.out.mkdir(parents=True, exist_ok=True)
         if not (self.out / "config.json").is_file():  # the settings the folder's runs are made with
-            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            atomic_write_json(self.out / "config.json", config.to_dict())
         self._gans: dict[str, Any] = {}
         self._teachers: dict[tuple[str, int], ClassifierModule] = {}
         self._judge: ClassifierModule | None = None
@@ -146,7 +153,7 @@ class Study:
         return L.Trainer(max_steps=max_steps, accelerator=self.config.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=str(self.out), **kwargs)
+                         default_root_dir=str(self.out), plugins=[SafeCheckpointIO()], **kwargs)
 
     # the GANs
 
@@ -198,13 +205,14 @@ class Study:
         trainer = L.Trainer(max_steps=c.gan_max_steps, accelerator=c.accelerator, devices=1,
                             logger=False, enable_checkpointing=False,
                             enable_progress_bar=self.progress, enable_model_summary=False,
-                            default_root_dir=str(checkpoint.parent), callbacks=callbacks)
+                            default_root_dir=str(checkpoint.parent), callbacks=callbacks,
+                            plugins=[SafeCheckpointIO()])  # gan.ckpt written atomically
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
-            (checkpoint.parent / "selection.json").write_text(json.dumps(
+            atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
                 {"best_iteration": selection.best_iteration, "criterion": selection.criterion,
                  "history": [dict(iteration=i, referee_mean=m, referee_worst=w,
                                   judge_mean=judged.get(i, (None, None))[0],
@@ -234,7 +242,7 @@ class Study:
             path = self._teacher_path(classifier, seed)
             name = f"teacher-{classifier}-seed{seed}"  # as in ganaug.study.tasks
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="teacher classifier", remedy=_REDO)
                 if Run("classic", classifier, seed) not in plan_runs(c):  # else that run's file
                     self.timings.reused(name, "teacher")
             else:
@@ -243,8 +251,7 @@ class Study:
                     real = self.real_data()
                     self._trainer(max_steps).fit(model,
                                                  SyntheticBlendDataModule(real, None, seed=seed))
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    torch.save(model.state_dict(), path)
+                    atomic_save(model.state_dict(), path)
             self._teachers[key] = model.eval()
         return self._teachers[key]
 
@@ -274,7 +281,7 @@ class Study:
             model = self._classifier(c.classifiers[0], seed, c.classic_augment)
             path = self.out / "judge.pt"
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="judge", remedy=_REDO)
                 self.timings.reused("judge", "judge")
             else:
                 with self.timings.timing("judge", "judge"), self.threads("judge"):
@@ -293,8 +300,8 @@ class Study:
         trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size, sampler=order))
         trainer.test(model, real.test_dataloader(), verbose=False)
         metrics = model.test_metrics()
-        torch.save(model.state_dict(), path)
-        (self.out / "judge.json").write_text(json.dumps(
+        atomic_save(model.state_dict(), path)
+        atomic_write_text(self.out / "judge.json", json.dumps(
             {"trained_on": f"{c.judge_per_class} held-out real images per class",
              "architecture": c.classifiers[0], "seed": seed,
              "test_accuracy": metrics["test_acc"],
@@ -350,7 +357,7 @@ class Study:
                         self.threads("bank"):
                     verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
                                                 num_classes=bank.num_classes).to_dict()
-                    path.write_text(json.dumps(verdict, indent=2))
+                    atomic_write_json(path, verdict)
             self._faithfulness[key] = verdict
         return self._faithfulness[key]
 
@@ -403,8 +410,7 @@ class Study:
         trainer.fit(model, data)
         if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
             path = self._teacher_path(run.classifier, run.seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), path)
+            atomic_save(model.state_dict(), path)
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()
         record = {**dataclasses.asdict(run), "run_id": run.run_id,
@@ -417,10 +423,7 @@ class Study:
                   "faithfulness_mean": verdict.get("mean"),
                   "faithfulness_worst": verdict.get("worst"),
                   "seconds": round(time.perf_counter() - started, 1)}
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = record_path.with_name(record_path.name + ".partial")  # a kill leaves no half file
-        partial.write_text(json.dumps(record, indent=2))
-        partial.replace(record_path)
+        atomic_write_json(record_path, record)  # a kill leaves no half file
         return record
 
     def _curve(self, run: Run, max_steps: int) -> list[LearningCurve]:
@@ -481,15 +484,19 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     (:class:`~ganaug.study.executors.SequentialExecutor`); a
     :class:`~ganaug.study.local_executor.LocalExecutor` runs tasks side by side in worker
     processes, a :class:`~ganaug.study.ray_executor.RayExecutor` spreads them over a Ray
-    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``)."""
-    study = Study(config, out, progress=progress, loggers=loggers)
-    records = study.run_all() if executor is None else executor.execute(study)
-    with study.timings.timing("outputs", "outputs"):
-        rows = summarize(records)
-        write_results(records, rows, study.out)
-    # apart from the results: wall times differ from one invocation to the next
-    study.timings.write(study.out / "timings.json",
-                        executor=type(executor).__name__ if executor else "SequentialExecutor",
-                        threads=config.threads, gan_threads=config.task_threads("gan"),
-                        cpus=getattr(executor, "cpus", None))
+    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``).
+    A second driver on the same ``out`` stops at once with :class:`~ganaug.study.lock.StudyLocked`
+    (:class:`~ganaug.study.lock.StudyLock`)."""
+    config.validate()  # an invalid setting makes no folder
+    with StudyLock(out):  # one driver per folder, whichever executor it uses
+        study = Study(config, out, progress=progress, loggers=loggers)
+        records = study.run_all() if executor is None else executor.execute(study)
+        with study.timings.timing("outputs", "outputs"):
+            rows = summarize(records)
+            write_results(records, rows, study.out)
+        # apart from the results: wall times differ from one invocation to the next
+        study.timings.write(study.out / "timings.json",
+                            executor=type(executor).__name__ if executor else "SequentialExecutor",
+                            threads=config.threads, gan_threads=config.task_threads("gan"),
+                            cpus=getattr(executor, "cpus", None))
     return rows
