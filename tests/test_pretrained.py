@@ -25,6 +25,8 @@ from ganaug.modules import (
     GANModule,
     load_gan,
 )
+from ganaug.study import Study, StudyConfig
+from ganaug.study.config import Variant
 
 FAMILIES = {
     "gan": lambda: GAN(latent_dim=8, g_width=4, d_width=4, grid_size=4, seed=1),
@@ -159,7 +161,7 @@ def test_a_pickle_in_place_of_the_weights_is_never_unpickled(tmp_path):
 
 @pytest.mark.parametrize("config, error, match", [
     ("{not json", CheckpointError, "is not valid JSON"),
-    (json.dumps({"model_type": "bert"}), CheckpointError, "not written by ganaug's save_pretrained"),
+    (json.dumps({"model_type": "bert"}), CheckpointError, "not written by ganaug's"),
     (json.dumps({"format": "ganaug-pretrained", "format_version": 1, "class": "mypkg.MyGAN",
                  "hparams": {}}), CheckpointError, "mypkg.MyGAN, which is not a registered GAN"),
     (json.dumps({"format": "ganaug-pretrained", "format_version": 1,
@@ -184,3 +186,16 @@ def test_missing_folders_and_files_are_named(tmp_path):
         load_gan(folder)
     with pytest.raises(ValueError, match="is a file"):
         FAMILIES["gan"]().save_pretrained(folder / "config.json")
+
+
+def test_the_study_takes_a_pretrained_folder_as_its_gan(tmp_path):
+    model = trained_like(ConditionalGAN(num_classes=10, latent_dim=8, g_width=4, d_width=4,
+                                        grid_size=10))
+    folder = model.save_pretrained(tmp_path / "shared")
+    config = StudyConfig.from_dict(dict(
+        dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
+        modes=["augment"], ratios=[0.5], max_steps=3, batch_size=8, accelerator="cpu",
+        judge_per_class=0, curve_points=0, gan_checkpoint=str(folder),
+        gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10)))
+    gan = Study(config, tmp_path / "study", progress=False).gan(Variant())
+    assert torch.equal(outputs(gan), outputs(model.eval()))

@@ -148,7 +148,8 @@ def load_pretrained(directory: str | Path, *, model_class: type | None = None,
     try:
         weights = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{weights_path} is not a readable safetensors file: {error}") from None
+        raise CheckpointError(
+            f"{weights_path} is not a readable safetensors file: {error}") from None
     _load_weights(model, weights, directory)
     model.iteration = int(config.get("iteration", 0))
     model.d_steps_done = int(config.get("d_steps_done", 0))
