@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -52,8 +53,10 @@ from ganaug.modules.checkpoint import (
     resolve_checkpoint_class,
 )
 from ganaug.modules.ema import average_buffers, update_ema
+from ganaug.modules.fake_labels import fake_label_policy
 from ganaug.modules.grids import SampleGrids
 from ganaug.modules.noise import latent_noise
+from ganaug.modules.penalties import GeneratorPenalty
 from ganaug.modules.pretrained import PretrainedMixin
 from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
@@ -108,6 +111,9 @@ class GANModule(PretrainedMixin, L.LightningModule):
         # twice the fakes per G step) or "split" (the batch split in two halves, as MSGAN does)
         class_loss_weight: float = 0.0,  # auxiliary classification term weight (see below); 0 = off
         class_loss: str = "ac",  # that term: "ac" (AC-GAN) or "adc" (ADC-GAN), see ganaug.losses
+        fake_labels: str | list[float] = "real",  # classes of the fakes of a step: "real" (the
+        # real batch's), "uniform" (every class as many G steps) or K class weights; see
+        # ganaug.modules.fake_labels. Unconditional models have no classes and ignore it
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
         condition_fade: tuple[int, int] | None = None,  # iterations (start, end) over which the
@@ -128,6 +134,7 @@ class GANModule(PretrainedMixin, L.LightningModule):
         self.architecture = dict(latent_dim=latent_dim, num_classes=num_classes,
                                  channels=channels, image_size=image_size)
         self.adversarial_loss = get_loss(loss)
+        self.fake_label_policy = fake_label_policy(fake_labels, num_classes)
         self.diff_augment = DiffAugment(augment_policy)
         self.augment_schedule: AugmentSchedule = (
             AlwaysAugment() if ada_target is None
@@ -201,6 +208,7 @@ class GANModule(PretrainedMixin, L.LightningModule):
         if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
             raise ValueError("class_loss_weight > 0 trains an auxiliary classifier of the classes: "
                              f"it needs num_classes >= 2, got {options['num_classes']}")
+        fake_label_policy(options["fake_labels"], options["num_classes"])  # raises if wrong
         if len(options["betas"]) != 2:
             raise ValueError(f"betas must be two numbers, got {options['betas']}")
         if options["ada_interval"] < 1:
@@ -369,6 +377,18 @@ class GANModule(PretrainedMixin, L.LightningModule):
             weight = self.hparams.mode_seeking_weight
             losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
 
+    def generator_penalties(self) -> list[GeneratorPenalty]:
+        """The terms of G's loss computed from G's parameters (:mod:`ganaug.modules.penalties`),
+        which a family builds from its options; none here."""
+        return []
+
+    def add_generator_penalties(self, losses: dict[str, Tensor]) -> None:
+        """Add every :meth:`generator_penalties` term to ``losses`` (under its name) and, times
+        its weight, to ``losses["loss"]``."""
+        for penalty in self.generator_penalties():
+            losses[penalty.name] = penalty(self.generator)
+            losses["loss"] = losses["loss"] + penalty.weight * losses[penalty.name]
+
     def draw_noise(self, n: int) -> Tensor:
         """Standard normal noise (n, latent_dim) from this step's generator."""
         rng = self._rng
@@ -392,8 +412,11 @@ class GANModule(PretrainedMixin, L.LightningModule):
         return self.discriminate(images, labels), None
 
     def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
-        """Classes of the fake images of a step: the real batch's, unless a subclass draws them."""
-        return labels
+        """Classes of the fake images of a step, drawn by the ``fake_labels`` policy from this
+        step's RNG (:mod:`ganaug.modules.fake_labels`); None for an unconditional model."""
+        if labels is None:
+            return None
+        return self.fake_label_policy(labels, self.step_rng)
 
     def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """The discriminator's losses for one batch; ``"loss"`` is what it minimises."""
@@ -457,6 +480,7 @@ class GANModule(PretrainedMixin, L.LightningModule):
         losses = {"adversarial": self.adversarial_loss.generator(logits)}
         losses["loss"] = losses["adversarial"]
         self.add_mode_seeking_term(losses, fake, z, pairs)
+        self.add_generator_penalties(losses)
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             class_weight = self.hparams.class_loss_weight * self.condition_strength()
@@ -611,7 +635,31 @@ class GANModule(PretrainedMixin, L.LightningModule):
                 checkpoint_path, map_location=map_location, hparams_file=hparams_file,
                 strict=strict, weights_only=True, **kwargs)
 
+    def get_extra_state(self) -> Tensor:
+        """The counters ``(d_steps_done, iteration)`` as a tensor in the state dict
+        (``_extra_state``): they travel with the weights wherever the state dict goes, such as
+        back from the workers of a ``ddp_spawn`` fit into the launching process."""
+        return torch.tensor([self.d_steps_done, self.iteration], dtype=torch.int64)
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore the counters from :meth:`get_extra_state`'s tensor."""
+        counters = torch.as_tensor(state)
+        if counters.shape != (2,) or counters.is_floating_point():
+            raise CheckpointMismatchError(
+                f"the state dict's _extra_state must hold 2 integer counters (d_steps_done, "
+                f"iteration), got {tuple(counters.shape)} of {counters.dtype}")
+        self.d_steps_done, self.iteration = (int(v) for v in counters.tolist())
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("global_step", 0) == 0 and self.d_steps_done > 0:
+            warnings.warn(
+                f"saving a checkpoint of a {type(self).__name__} that took {self.d_steps_done} D "
+                f"steps with a trainer that counts none (global_step 0): the trainer did not run "
+                "this fit, as the launching process of a ddp_spawn fit does not. The weights and "
+                "the module's counters (d_steps_done, iteration) are right, but resuming from this "
+                "file restarts the trainer's epochs and max_steps from 0; resume from a checkpoint "
+                "written during the fit (ModelCheckpoint), or fit with strategy='ddp'",
+                stacklevel=2)
         checkpoint[_CHECKPOINT_KEY] = {
             "class": class_name(type(self)),
             "lineage": [class_name(c) for c in type(self).__mro__ if issubclass(c, GANModule)],
@@ -642,6 +690,9 @@ class GANModule(PretrainedMixin, L.LightningModule):
             )
         self.d_steps_done = int(state["d_steps_done"])
         self.iteration = int(state["iteration"])
+        weights = checkpoint.get("state_dict")
+        if isinstance(weights, dict):  # files written before the counters joined the state dict
+            weights.setdefault("_extra_state", self.get_extra_state())
         self._apply_condition_strength()
         # an adaptive p continues where it was (a checkpoint without one: it starts afresh)
         if isinstance(self.augment_schedule, AdaptiveAugment) and "augment_schedule" in state:
