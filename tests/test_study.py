@@ -238,6 +238,9 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
     (dict(cpus_per_run=0), "cpus_per_run must be > 0"),
     (dict(gpus_per_run=1.5), r"gpus_per_run must be a fraction of one GPU \(0, 0.25, 0.5, 1\)"),
     (dict(gpus_per_gan=-1), "gpus_per_gan must be a fraction"),
+    (dict(variants=[dict(name="a", gan_sampler="balanced")]), "gan_sampler must be one of"),
+    (dict(variants=[dict(name="a", gan_sampler="class_balanced")], gan_class="ganaug.DAGAN"),
+     "same-class pairs"),
 ])
 def test_bad_study_configs_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -401,3 +404,34 @@ def test_a_study_trains_each_bank_alone_with_classic_augmentation_too(tmp_path, 
     assert alone["train_images"] == augmented["train_images"] == 40
     assert rows["synthetic+classic"]["cas_classic"] == pytest.approx(
         (100 - augmented["test_error"]) / (100 - rows["classic"]["error_mean"]))
+
+
+def test_a_variant_with_class_balanced_gan_batches_trains_its_own_gan_on_them(tmp_path,
+                                                                               monkeypatch):
+    import ganaug.data.datamodule as datamodule
+    from ganaug.study.config import setting_differences
+    from ganaug.study.tasks import gan_folder
+
+    drawn = []
+
+    class RecordingSampler(datamodule.ClassBalancedSampler):
+        def __iter__(self):
+            drawn.append(self.labels)
+            return super().__iter__()
+
+    monkeypatch.setattr(datamodule, "ClassBalancedSampler", RecordingSampler)
+    config = StudyConfig.from_dict({**TINY, "variants": [
+        {"name": "plain"}, {"name": "balanced", "gan_sampler": "class_balanced"}]})
+    plain, balanced = config.variants
+    assert (gan_folder(config, plain), gan_folder(config, balanced)) == ("gan-base", "gan-balanced")
+    Study(config, tmp_path, progress=False).gan(plain)
+    assert not drawn  # the study's GAN takes each image once an epoch
+    Study(config, tmp_path, progress=False).gan(balanced)
+    assert drawn and (tmp_path / "gan-balanced" / "gan.ckpt").is_file()
+
+    # a folder recorded before variants had a gan_sampler resumes with the default one
+    recorded = json.loads(json.dumps(config.to_dict()))
+    for variant in recorded["variants"]:
+        if variant["name"] == "plain":
+            del variant["gan_sampler"]
+    assert setting_differences(recorded, config) == {}

@@ -14,6 +14,7 @@ from typing import Any
 
 from ganaug.classify.imbalance import check_imbalance_loss
 from ganaug.data.blend import SAMPLINGS
+from ganaug.data.datamodule import TRAINING_SAMPLERS
 from ganaug.diversity import DiversityControl
 from ganaug.modules import resolve_gan
 
@@ -37,11 +38,18 @@ class Variant:
     name: str = "plain"
     gan_options: dict[str, Any] = field(default_factory=dict)  # overrides of the study's GAN options
     control: dict[str, Any] = field(default_factory=dict)  # DiversityControl fields
+    gan_sampler: str = "random"  # the order of the GAN's real batches (ImageDataModule(sampler=)):
+    # "random", or "class_balanced" (every class equally often in D's batches, for a long tail)
     source: str = "gan"  # "gan" or "interpolation" (SOURCES)
     source_options: dict[str, Any] = field(default_factory=dict)  # interpolation: neighbours
 
     def diversity(self) -> DiversityControl:
         return DiversityControl(**self.control)
+
+    @property
+    def trains_own_gan(self) -> bool:
+        """Whether the variant's GAN differs from the study's (its own options or sampler)."""
+        return bool(self.gan_options) or self.gan_sampler != "random"
 
     def validate(self) -> None:
         if self.source not in SOURCES:
@@ -51,9 +59,9 @@ class Variant:
         if unknown:
             raise ValueError(f"variant {self.name!r}: source {self.source!r} takes options "
                              f"{sorted(_SOURCE_OPTIONS[self.source])}, got {sorted(unknown)}")
-        if self.source != "gan" and self.gan_options:
+        if self.source != "gan" and self.trains_own_gan:
             raise ValueError(f"variant {self.name!r} makes its images by {self.source}, which trains "
-                             f"no GAN: leave gan_options empty")
+                             f"no GAN: leave gan_options empty and gan_sampler 'random'")
         self.diversity()  # validates the control
 
 
@@ -332,6 +340,14 @@ class StudyConfig:
             raise ValueError(f"variant names must be unique, got {names}")
         for variant in self.variants:
             variant.validate()
+            if variant.gan_sampler not in TRAINING_SAMPLERS:
+                raise ValueError(f"variant {variant.name!r}: gan_sampler must be one of "
+                                 f"{TRAINING_SAMPLERS}, got {variant.gan_sampler!r}")
+            if variant.gan_sampler != "random" and \
+                    resolve_gan(self.gan_class).conditions_on == "image":
+                raise ValueError(f"variant {variant.name!r}: {self.gan_class} trains on batches of "
+                                 "same-class pairs, drawn by their own sampler; leave gan_sampler "
+                                 "'random'")
         for name in ("threads", "gan_threads"):
             threads = getattr(self, name)
             if threads is None and name == "gan_threads":
@@ -404,6 +420,10 @@ def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[s
     defaults = json.loads(json.dumps(StudyConfig().to_dict()))
     now = json.loads(json.dumps(config.to_dict()))  # as the record holds it: lists, not tuples
     recorded, now = _gan_threads_given(recorded, defaults), _gan_threads_given(now, defaults)
+    if isinstance(recorded.get("variants"), list):  # an older record lacks newer Variant fields
+        variant_defaults = json.loads(json.dumps(dataclasses.asdict(Variant())))
+        recorded = {**recorded, "variants": [{**variant_defaults, **v} if isinstance(v, dict)
+                                             else v for v in recorded["variants"]]}
     differences: dict[str, tuple[Any, Any]] = {}
 
     def compare(name: str, old: Any, new: Any) -> None:

@@ -155,13 +155,13 @@ class Study:
         """The trained GAN of ``variant`` (trained here once, or loaded from the study folder)."""
         c = self.config
         options = {**c.gan_options, **variant.gan_options}
-        key = json.dumps(options, sort_keys=True)
+        key = json.dumps([options, variant.gan_sampler], sort_keys=True)
         if key in self._gans:
             return self._gans[key]
-        if c.gan_checkpoint and not variant.gan_options:
+        if c.gan_checkpoint and not variant.trains_own_gan:
             model = load_gan(c.gan_checkpoint)
         else:
-            name = "gan-" + (variant.name if variant.gan_options else "base")
+            name = "gan-" + (variant.name if variant.trains_own_gan else "base")
             checkpoint = self.out / name / "gan.ckpt"
             with self.threads("gan"):  # the sample grid too, whichever task draws it
                 if checkpoint.is_file():
@@ -169,12 +169,12 @@ class Study:
                     self.timings.reused(name, "gan")
                 else:
                     with self.timings.timing(name, "gan"):  # training and snapshot selection
-                        model = self._train_gan(options, checkpoint)
+                        model = self._train_gan(options, checkpoint, variant.gan_sampler)
                 write_png(model.sample_grid(), self.out / f"samples-{name}.png")
         self._gans[key] = model.eval()
         return model
 
-    def _train_gan(self, options: dict[str, Any], checkpoint: Path) -> Any:
+    def _train_gan(self, options: dict[str, Any], checkpoint: Path, sampler: str = "random") -> Any:
         c = self.config
         gan_class = resolve_gan(c.gan_class)  # registered classes only, never an import
         # an image-conditioned GAN (DAGAN) trains on batches of same-class pairs
@@ -182,6 +182,7 @@ class Study:
         data = self.real_data(PairedImageDataModule if paired else ImageDataModule)
         data.batch_size = c.gan_batch_size
         data.drop_last = True
+        data.sampler = sampler  # the order of D's real batches (class-balanced on a long tail)
         # the GAN's initialisation, noise and augmentation follow data_seed; a progress grid
         # every 25 epochs (gan-*/samples/) rather than one per epoch of 500 images
         options = {"seed": c.data_seed, "sample_every_n_epochs": 25, **options}

@@ -50,9 +50,9 @@ class Task:
 def gan_folder(config: StudyConfig, variant: Variant) -> str | None:
     """The ``gan-*`` folder the GAN of ``variant`` is trained into (None: ``gan_checkpoint``, or
     a variant whose images come from no GAN)."""
-    if variant.source != "gan" or config.gan_checkpoint and not variant.gan_options:
+    if variant.source != "gan" or config.gan_checkpoint and not variant.trains_own_gan:
         return None
-    return "gan-" + (variant.name if variant.gan_options else "base")
+    return "gan-" + (variant.name if variant.trains_own_gan else "base")
 
 
 def plan_tasks(config: StudyConfig) -> list[Task]:
