@@ -45,6 +45,7 @@ from ganaug.data import (
     save_bank,
 )
 from ganaug.data.datamodule import EpochSeededRandomSampler
+from ganaug.data.interpolation import InterpolationSource
 from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.images import write_png
@@ -331,16 +332,22 @@ class Study:
         control = variant.diversity()
         return control, self.bank_referee() if control.uses_referee else None
 
-    def draw_bank(self, variant: Variant, seed: int, counts: list[int]) -> LabelledImages:
-        """``counts`` images per class from ``variant``'s GAN, drawn for ``seed`` under its
-        diversity control (:meth:`bank_control`), as every bank of the study is; nothing is
-        saved."""
-        control, referee = self.bank_control(variant)
+    def synthetic_source(self, variant: Variant) -> Any:
+        """What ``variant``'s images are drawn from: its GAN bound to the real training images
+        (DAGAN makes images from them), or an :class:`InterpolationSource` of those images."""
         real = self.real_data()
         real.setup()
-        sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
-        return generate_bank(sampler, counts, control=control, referee=referee, seed=seed,
-                             progress=False)
+        if variant.source == "interpolation":
+            return InterpolationSource(real.train_dataset, **variant.source_options)
+        return self.gan(variant).bind(real.train_dataset)
+
+    def draw_bank(self, variant: Variant, seed: int, counts: list[int]) -> LabelledImages:
+        """``counts`` images per class from ``variant``'s source (:meth:`synthetic_source`),
+        drawn for ``seed`` under its diversity control (:meth:`bank_control`), as every bank of
+        the study is; nothing is saved."""
+        control, referee = self.bank_control(variant)
+        return generate_bank(self.synthetic_source(variant), counts, control=control,
+                             referee=referee, seed=seed, progress=False)
 
     def faithfulness(self, variant: Variant, seed: int, bank: LabelledImages) -> dict[str, Any]:
         """The judge's verdict on a bank (written next to it); empty without a judge."""
@@ -389,16 +396,17 @@ class Study:
             blend_options = recipe.blend_options() if recipe else {}
             source: Any = bank
             if blend_options.get("resample_every_epoch"):
-                # the GAN itself, drawn from afresh at every epoch as the bank was drawn; the
+                # the source itself, drawn from afresh at every epoch as the bank was drawn; the
                 # bank's verdict above stands for its draws
                 control, referee = self.bank_control(variant)  # as for the bank
-                source = self.gan(variant)
+                source = self.synthetic_source(variant)
                 blend_options = {**blend_options, "diversity": control, "referee": referee}
             balance = run.mode == "balance"  # tops every class up to the largest; no ratio
             data = SyntheticBlendDataModule(real, source, mode=run.mode, seed=run.seed,
                                             ratio=0.0 if balance else run.ratio, **blend_options)
         else:
-            data = SyntheticBlendDataModule(real, None, seed=run.seed)
+            real_options = recipe.real_blend_options() if recipe else {}  # e.g. re-sampling
+            data = SyntheticBlendDataModule(real, None, seed=run.seed, **real_options)
         classic = c.classic_augment if run.arm in CLASSIC_ARMS else "none"
         extra: dict[str, Any] = recipe.classifier_options() if recipe else {}
         if recipe is not None and recipe.needs_teacher:
@@ -465,13 +473,16 @@ def _read_record(path: Path) -> dict[str, Any] | None:
 def bank_counts(config: StudyConfig, real_counts: torch.Tensor) -> list[int]:
     """Synthetic images per class that every blend of the study can draw from: the largest ratio's
     ``floor(r * N_c + 0.5)`` (1 when a synthetic-only arm runs), and the re-balancing counts
-    when a mode is ``balance``."""
+    when a mode is ``balance`` (to the largest class, or to a recipe's ``target``)."""
     ratio_modes = [mode for mode in config.modes if mode != "balance"]
     cas = config.cas or config.cas_classic
     largest = max([*(config.ratios if ratio_modes else []), 1.0 if cas else 0.0])
     needed = blend_counts(real_counts, largest, "augment")
     if "balance" in config.modes:
-        needed = torch.maximum(needed, balance_counts(real_counts))
+        targets = [None] + [recipe.options["target"] for recipe in config.recipes
+                            if recipe.options.get("target") is not None]
+        for target in targets:  # a cap only lowers a count: the uncapped one covers it
+            needed = torch.maximum(needed, balance_counts(real_counts, target))
     return needed.tolist()
 
 
