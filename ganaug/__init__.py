@@ -43,7 +43,7 @@ _HOMES = {
                      "register_gan"], "ganaug.modules"),
 }
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.2.0"  # the release; pyproject.toml reads it from here
 __all__ = [
     "BigGAN",
     "ClassifierModule",

@@ -184,6 +184,29 @@ def test_a_subclass_from_a_script_loads_once_registered_or_named(tmp_path, regis
     del sys.modules["my_gans"]
 
 
+def test_a_class_of_a_spawned_worker_is_named_and_found_as_the_scripts(tmp_path, registry):
+    """Under ``ddp_spawn`` the workers know a script's class as ``__mp_main__.Name``: it is stored
+    as ``__main__.Name``, and a file that stored the worker's name (as ganaug did before) loads
+    with a registered class of that name too. (tests/test_ddp.py fits one under ddp_spawn.)"""
+    worker_class = type("ScriptGAN", (ConditionalGAN,), {"__module__": "__mp_main__"})
+    path = fitted_checkpoint(worker_class(num_classes=2, **TINY), tmp_path, "worker")
+    content = torch.load(path, weights_only=True)
+    assert content["ganaug"]["class"] == "__main__.ScriptGAN"
+
+    content["ganaug"]["class"] = "__mp_main__.ScriptGAN"  # as written before
+    content["ganaug"]["lineage"][0] = "__mp_main__.ScriptGAN"
+    # (d_steps_done, iteration) after max_steps=2: a D step and a G step (d_steps=1)
+    assert content["state_dict"]["_extra_state"].tolist() == [1, 1]
+    del content["state_dict"]["_extra_state"]  # and before the counters joined the state dict
+    torch.save(content, tmp_path / "old.ckpt")
+    mine = type("ScriptGAN", (ConditionalGAN,), {"__module__": "my_gans"})
+    register_gan(mine)
+    for file in (path, tmp_path / "old.ckpt"):
+        assert type(load_gan(file)) is mine
+        loaded = ConditionalGAN.load_from_checkpoint(file)
+        assert type(loaded) is mine and (loaded.d_steps_done, loaded.iteration) == (1, 1)
+
+
 def test_register_gan_takes_classes_only():
     with pytest.raises(TypeError, match="GAN module class"):
         register_gan(os.path)

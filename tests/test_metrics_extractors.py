@@ -246,3 +246,18 @@ def test_evaluator_refuses_mismatched_images_missing_labels_and_unknown_metrics(
         evaluator.update(torch.zeros(2, 1, 4, 4), real=True)
     with pytest.raises(ValueError, match="empty"):
         evaluator.update(torch.zeros(0, 1, 4, 4), real=True)
+
+
+def test_evaluator_probe_gives_no_range_warning():
+    """Building an evaluator probes the extractor for its dimensions; that probe must not trip
+    the warning for images in [0, 1], which is about the user's images, not ours."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        evaluator = GenerativeEvaluator(ModuleExtractor(Classifier()), image_shape=(1, 4, 4),
+                                        metrics=("fid", "kid", "pr"))
+    assert evaluator is not None
+    # the warning itself still reaches a user's images that look like [0, 1]
+    with pytest.warns(UserWarning, match=r"looks like images in \[0, 1\]"):
+        evaluator.update(torch.rand(4, 1, 4, 4), real=True)

@@ -29,13 +29,14 @@ def scipy_fid(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def numpy_kid(x, y, subsets, size, seed):
-    """Unbiased polynomial MMD^2 written with explicit masks, same subset draws as torch-fidelity."""
+    """Unbiased polynomial MMD^2 written with explicit masks, same subset draws as torch-fidelity:
+    one RandomState, and per subset pair the generated set ``y`` (its first input) drawn first."""
     rng = np.random.RandomState(seed)
     d = x.shape[1]
     values = []
     for _ in range(subsets):
-        a = x[rng.choice(len(x), size, replace=False)]
         b = y[rng.choice(len(y), size, replace=False)]
+        a = x[rng.choice(len(x), size, replace=False)]
         kernel = lambda u, v: (u @ v.T / d + 1.0) ** 3
         off = ~np.eye(size, dtype=bool)
         values.append(kernel(a, a)[off].mean() + kernel(b, b)[off].mean() - 2 * kernel(a, b).mean())

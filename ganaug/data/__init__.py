@@ -1,5 +1,6 @@
 """Data: datasets by name, the datamodule of few-shot splits (class-balanced or imbalanced on
-purpose), class-balanced re-sampling, synthetic banks and the real/synthetic blend.
+purpose), class-balanced re-sampling, synthetic banks, interpolated images and the real/synthetic
+blend.
 
 The names below load their module on first use (PEP 562), so that ``import ganaug.data`` and the
 dataset registry import neither Lightning nor torchvision: describing or reading a dataset stays
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         load_dataset,
         register_dataset,
     )
+    from ganaug.data.interpolation import InterpolationSource
     from ganaug.data.pairs import ClassPairSampler, PairedImageDataModule, class_pair_batches
     from ganaug.data.resumable import ResumableDataLoader
 
@@ -58,6 +60,7 @@ _HOMES = {  # public name -> the module that defines it
     **dict.fromkeys(["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"],
                     "ganaug.data.pairs"),
     "ResumableDataLoader": "ganaug.data.resumable",
+    "InterpolationSource": "ganaug.data.interpolation",
 }
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "EpochSeededRandomSampler",
     "HorizontalFlipViews",
     "ImageDataModule",
+    "InterpolationSource",
     "LabelledImages",
     "PairedImageDataModule",
     "ResumableDataLoader",

@@ -106,7 +106,10 @@ class FeatureExtractor(nn.Module):
     def feature_dims(self, image_shape: tuple[int, int, int]) -> tuple[int, int | None]:
         """(feature dimension, logit count or None) for images of shape (C, H, W)."""
         device = next((t.device for t in self.state_dict().values()), torch.device("cpu"))
-        features, logits = self(torch.zeros(2, *image_shape, device=device))
+        # a black and a white image: valid images in [-1, 1] (zeros alone would trip the warning
+        # for images in [0, 1] that every extractor's input check gives)
+        probe = torch.tensor([-1.0, 1.0], device=device).view(2, 1, 1, 1).expand(2, *image_shape)
+        features, logits = self(probe.contiguous())
         return features.shape[1], (logits.shape[1] if logits is not None else None)
 
 

@@ -4,8 +4,11 @@ Bińkowski et al. 2018, "Demystifying MMD GANs", https://arxiv.org/abs/1801.0140
 ``k(x, y) = (gamma x.y + coef0)^degree`` with ``gamma = 1 / D`` by default; the estimate is the
 mean (and standard deviation) of the unbiased MMD^2 over ``subsets`` pairs of random subsets of
 ``subset_size`` samples each, drawn without replacement. The defaults and the subset draw
-(``numpy.random.RandomState(seed).choice``) follow torch-fidelity (``metric_kid.py``), so equal
-features give equal numbers.
+follow torch-fidelity (``metric_kid.py``, ``kid_features_to_metric``), so equal features give
+equal numbers: one ``numpy.random.RandomState(seed)``, and for each subset pair
+``choice(n, subset_size, replace=False)`` first for the generated features (torch-fidelity's
+first input), then for the real ones. Drawing the real subset first pairs other subsets and
+moves KID by 1-5 % on the same features.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ def kernel_distance(
     rng = np.random.RandomState(seed)
     values = []
     for _ in range(subsets):
-        pick_real = torch.from_numpy(rng.choice(len(real), subset_size, replace=False))
+        # generated first, as torch-fidelity draws its first input first
         pick_fake = torch.from_numpy(rng.choice(len(fake), subset_size, replace=False))
+        pick_real = torch.from_numpy(rng.choice(len(real), subset_size, replace=False))
         values.append(polynomial_mmd2(real[pick_real.to(real.device)],
                                       fake[pick_fake.to(fake.device)],
                                       degree=degree, gamma=gamma, coef0=coef0))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +33,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
+from ganaug.augment_schedule import AdaptiveAugment, AlwaysAugment, AugmentSchedule
 from ganaug.images import check_batch, image_grid
 from ganaug.losses import (
     CLASS_LOSSES,
@@ -95,6 +97,11 @@ class GANModule(L.LightningModule):
         lr_d: float = 2e-4,  # Adam learning rate of the discriminator
         betas: tuple[float, float] = (0.5, 0.999),  # Adam betas of both optimizers
         augment_policy: str = "color,translation,cutout",  # DiffAugment policy; "" = none
+        ada_target: float | None = None,  # adaptive augmentation (ADA, Karras et al. 2020): the
+        # E[sign(D(real))] that p steers towards, in (0, 1) (ADA: 0.6); None = p fixed at 1
+        ada_interval: int = 4,  # D steps between adjustments of p
+        ada_images: int = 100_000,  # real images over which p can rise from 0 to 1 (ADA: 500k
+        # on its runs of tens of millions of images; a ganaug fit sees about 10^5)
         gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
         r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
         mode_seeking_weight: float = 0.0,  # MSGAN diversity term weight (Mao et al. 2019); 0 = off
@@ -127,6 +134,10 @@ class GANModule(L.LightningModule):
         self.adversarial_loss = get_loss(loss)
         self.fake_label_policy = fake_label_policy(fake_labels, num_classes)
         self.diff_augment = DiffAugment(augment_policy)
+        self.augment_schedule: AugmentSchedule = (
+            AlwaysAugment() if ada_target is None
+            else AdaptiveAugment(target=ada_target, interval=ada_interval, images=ada_images))
+        self._sync_augment_probability()
 
         # networks, initialised from ``seed`` alone, and the EMA copy of the generator
         with torch.random.fork_rng(devices=[]):
@@ -198,6 +209,19 @@ class GANModule(L.LightningModule):
         fake_label_policy(options["fake_labels"], options["num_classes"])  # raises if wrong
         if len(options["betas"]) != 2:
             raise ValueError(f"betas must be two numbers, got {options['betas']}")
+        if options["ada_interval"] < 1:
+            raise ValueError(f"ada_interval must be >= 1 (D steps), got {options['ada_interval']}")
+        if not options["ada_images"] > 0:
+            raise ValueError(f"ada_images must be > 0 (real images), got {options['ada_images']}")
+        target = options["ada_target"]
+        if target is not None:
+            if not 0.0 < target < 1.0:
+                raise ValueError(f"ada_target must be in (0, 1) (ADA uses 0.6), or None to keep "
+                                 f"the augment probability at 1; got {target}")
+            if not options["augment_policy"].strip(" ,"):
+                raise ValueError("ada_target adapts the probability of the augment policy's ops, "
+                                 "but augment_policy is empty: give a policy "
+                                 "(e.g. 'color,translation,cutout') or ada_target=None")
 
     # networks: the extension point
 
@@ -208,6 +232,15 @@ class GANModule(L.LightningModule):
     def build_discriminator(self) -> nn.Module:
         """Return the discriminator: ``forward(images, y=None)`` -> logits (N,)."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_discriminator()")
+
+    @property
+    def augment_probability(self) -> float:
+        """The probability with which each augment op is applied to each D input now: 1 unless
+        ``ada_target`` is set, then adapted during training (``augment_schedule``)."""
+        return self.augment_schedule.probability
+
+    def _sync_augment_probability(self) -> None:
+        self.diff_augment.probability = self.augment_schedule.probability
 
     @property
     def conditional(self) -> bool:
@@ -279,6 +312,7 @@ class GANModule(L.LightningModule):
         self._optimize(opt_d, d_losses, "discriminator")
         self.d_steps_done += 1
         self.log_dict({f"d/{k}": v.detach() for k, v in d_losses.items()}, prog_bar=False)
+        self._observe_augment(d_losses, real.shape[0])
 
         # generator step after every d_steps-th discriminator step, then the EMA
         if self.d_steps_done % self.hparams.d_steps == 0:
@@ -419,6 +453,7 @@ class GANModule(L.LightningModule):
         )
         losses["real_logits"] = real_logits.detach().mean()
         losses["fake_logits"] = fake_logits.detach().mean()
+        losses["real_sign"] = real_logits.detach().float().sign().mean()  # ADA's signal
         return losses
 
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
@@ -598,7 +633,31 @@ class GANModule(L.LightningModule):
                 checkpoint_path, map_location=map_location, hparams_file=hparams_file,
                 strict=strict, weights_only=True, **kwargs)
 
+    def get_extra_state(self) -> Tensor:
+        """The counters ``(d_steps_done, iteration)`` as a tensor in the state dict
+        (``_extra_state``): they travel with the weights wherever the state dict goes, such as
+        back from the workers of a ``ddp_spawn`` fit into the launching process."""
+        return torch.tensor([self.d_steps_done, self.iteration], dtype=torch.int64)
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore the counters from :meth:`get_extra_state`'s tensor."""
+        counters = torch.as_tensor(state)
+        if counters.shape != (2,) or counters.is_floating_point():
+            raise CheckpointMismatchError(
+                f"the state dict's _extra_state must hold 2 integer counters (d_steps_done, "
+                f"iteration), got {tuple(counters.shape)} of {counters.dtype}")
+        self.d_steps_done, self.iteration = (int(v) for v in counters.tolist())
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("global_step", 0) == 0 and self.d_steps_done > 0:
+            warnings.warn(
+                f"saving a checkpoint of a {type(self).__name__} that took {self.d_steps_done} D "
+                f"steps with a trainer that counts none (global_step 0): the trainer did not run "
+                "this fit, as the launching process of a ddp_spawn fit does not. The weights and "
+                "the module's counters (d_steps_done, iteration) are right, but resuming from this "
+                "file restarts the trainer's epochs and max_steps from 0; resume from a checkpoint "
+                "written during the fit (ModelCheckpoint), or fit with strategy='ddp'",
+                stacklevel=2)
         checkpoint[_CHECKPOINT_KEY] = {
             "class": class_name(type(self)),
             "lineage": [class_name(c) for c in type(self).__mro__ if issubclass(c, GANModule)],
@@ -606,6 +665,8 @@ class GANModule(L.LightningModule):
             "d_steps_done": self.d_steps_done,
             "iteration": self.iteration,
         }
+        if isinstance(self.augment_schedule, AdaptiveAugment):
+            checkpoint[_CHECKPOINT_KEY]["augment_schedule"] = self.augment_schedule.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(_CHECKPOINT_KEY)
@@ -627,7 +688,14 @@ class GANModule(L.LightningModule):
             )
         self.d_steps_done = int(state["d_steps_done"])
         self.iteration = int(state["iteration"])
+        weights = checkpoint.get("state_dict")
+        if isinstance(weights, dict):  # files written before the counters joined the state dict
+            weights.setdefault("_extra_state", self.get_extra_state())
         self._apply_condition_strength()
+        # an adaptive p continues where it was (a checkpoint without one: it starts afresh)
+        if isinstance(self.augment_schedule, AdaptiveAugment) and "augment_schedule" in state:
+            self.augment_schedule.load_state_dict(state["augment_schedule"])
+        self._sync_augment_probability()
 
     # pickling: through the networks' state dicts
 
@@ -660,8 +728,25 @@ class GANModule(L.LightningModule):
         for name, module in self.named_modules():
             module.training = networks["training"].get(name, module.training)
         self._apply_condition_strength()
+        self._sync_augment_probability()
 
     # internals
+
+    def _observe_augment(self, d_losses: dict[str, Tensor], n_real: int) -> None:
+        """Report a D step's overfitting signal to the augment schedule (summed over processes
+        under DDP) and apply the probability it gives to the next augmentations."""
+        if not isinstance(self.augment_schedule, AdaptiveAugment):
+            return
+        if "real_sign" not in d_losses:
+            raise ValueError(
+                f"ada_target needs the mean sign of D's real logits, d_losses['real_sign'], but "
+                f"{type(self).__name__}.discriminator_losses returned {sorted(d_losses)}: end it "
+                "with total_discriminator_loss(losses, real_logits, fake_logits)")
+        world = self.trainer.world_size if self._trainer is not None else 1
+        reduce = (lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")) if world > 1 else None
+        self.augment_schedule.observe(d_losses["real_sign"], n_real, reduce)
+        self._sync_augment_probability()
+        self.log("augment/p", self.augment_probability, prog_bar=False)
 
     def _average_ema_buffers(self) -> None:
         """Average the EMA generator's buffers (BatchNorm running statistics) over processes.
