@@ -489,3 +489,24 @@ def test_a_long_tail_study_reports_two_judges_and_per_class_spread(tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "judge2 accuracy" in page and "gan+classic plain: spread" in page
     assert "spread 9/8" in (tmp_path / "table.txt").read_text()
+
+
+@pytest.mark.parametrize("name", ["mnist5k_longtail_gan", "mnist5k_longtail_dagan"])
+def test_the_long_tail_gan_and_dagan_studies_run_at_a_tiny_size(tmp_path, name):
+    from pathlib import Path
+
+    values = yaml.safe_load(
+        (Path(__file__).parents[1] / "configs" / "study" / f"{name}.yaml").read_text())
+    sizes = {key: TINY[key] for key in ("dataset", "image_size", "test_per_class", "max_steps",
+                                        "batch_size", "gan_max_steps", "accelerator",
+                                        "judge_per_class")}
+    tiny_gan = {"latent_dim": 8, "g_width": 4, "d_width": 4, "grid_size": 10}
+    values.update(sizes, n_per_class=6, imbalance_factor=3, seeds=[0], gan_batch_size=8,
+                  gan_options={**values["gan_options"], **tiny_gan})
+    if values.get("gan_selection"):
+        values["gan_selection"] = dict(every_n_iterations=1, n_per_class=2)
+    rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
+    variants = {v["name"] for v in values["variants"]}
+    synthetic = [row for row in rows if row["arm"] == "gan+classic"]
+    assert {row["variant"] for row in synthetic} == variants
+    assert all("spread_per_class" in row and "judges_agree" in row for row in synthetic)
