@@ -45,8 +45,7 @@ from ganaug.data import (
 from ganaug.data.datamodule import EpochSeededRandomSampler
 from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl
-from ganaug.images import write_png
-from ganaug.images import from_uint8
+from ganaug.images import from_uint8, write_png
 from ganaug.metrics.faithfulness import bank_faithfulness, judge_agreement
 from ganaug.metrics.novelty import class_novelty
 from ganaug.metrics.selection import SelectGenerator
