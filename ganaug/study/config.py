@@ -214,6 +214,10 @@ class StudyConfig:
     # measuring the synthetic data
     judge_per_class: int = 150  # real images per class held out of training and test to train the
     # judge that measures each bank's class faithfulness; 0 = no judge
+    second_judge: bool = False  # also train a second judge (another seed, the same images) and
+    # report how often the two agree on each bank's images (judges_agree)
+    class_novelty: bool = False  # also measure each bank's spread and novelty per class, in
+    # pixels, against as many of the judge's held-out real images (ganaug.metrics.class_novelty)
     bank_referee_seeds: list[int] | None = None  # the classic-arm classifiers (first classifier)
     # of these seeds filter and pick the banks' images together, by their mean class
     # probabilities (ClassifierEnsemble); None = the referee alone (data_seed). The GAN's snapshot
@@ -323,6 +327,9 @@ class StudyConfig:
                              f"{self.curve_test_per_class}")
         if self.judge_per_class < 0:
             raise ValueError(f"judge_per_class must be >= 0, got {self.judge_per_class}")
+        if (self.second_judge or self.class_novelty) and not self.judge_per_class:
+            raise ValueError("second_judge and class_novelty measure banks with the judge's "
+                             "held-out real images: set judge_per_class > 0")
         if self.bank_referee_seeds is not None:
             seeds = self.bank_referee_seeds
             if not seeds or len(set(seeds)) != len(seeds) or \

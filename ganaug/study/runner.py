@@ -48,8 +48,9 @@ from ganaug.data.datamodule import EpochSeededRandomSampler
 from ganaug.data.interpolation import InterpolationSource
 from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl
-from ganaug.images import write_png
-from ganaug.metrics.faithfulness import bank_faithfulness
+from ganaug.images import from_uint8, write_png
+from ganaug.metrics.faithfulness import bank_faithfulness, judge_agreement
+from ganaug.metrics.novelty import class_novelty
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
@@ -69,6 +70,12 @@ __all__ = ["Study", "run_study", "torch_threads"]
 # what to do when a classifier the study saved does not fit the model its settings build
 _REDO = ("the file was replaced, or written with other settings: delete it (and the runs and "
          "banks made with it) to have the study train it again")
+VERDICT_PER_CLASS = {"faithfulness_per_class": "per_class",
+                     "second_judge_per_class": "second_judge_per_class",
+                     "spread_per_class": "spread_per_class",
+                     "novelty_per_class": "novelty_per_class", "judges_agree": "judges_agree"}
+"""A bank's per-class measures a synthetic run's record copies from its verdict: record field ->
+verdict key."""
 _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
 
 
@@ -100,7 +107,7 @@ class Study:
             atomic_write_json(self.out / "config.json", config.to_dict())
         self._gans: dict[str, Any] = {}
         self._teachers: dict[tuple[str, int], ClassifierModule] = {}
-        self._judge: ClassifierModule | None = None
+        self._judges: dict[int, ClassifierModule] = {}
         self._banks: dict[tuple[str, int], LabelledImages] = {}
         self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
         self.timings = TaskTimings()  # the seconds of every task done here (timings.json)
@@ -270,29 +277,36 @@ class Study:
             return self.referee()
         return ClassifierEnsemble([self.teacher(c.classifiers[0], s) for s in seeds]).eval()
 
-    def judge(self) -> ClassifierModule | None:
+    def judge(self, index: int = 0) -> ClassifierModule | None:
         """The independent judge of class faithfulness (None when ``judge_per_class`` is 0),
         trained on the held-out validation split; its accuracy on the real test set is written
-        to ``judge.json``."""
+        to ``judge.json``. ``index=1`` is the second judge (``second_judge``): the same images,
+        another seed (``judge2.pt``, ``judge2.json``)."""
         c = self.config
         if not c.judge_per_class:
             return None
-        if self._judge is None:
-            seed = step_seed(c.data_seed, 0, 0, _JUDGE_STREAM) % 2**31
+        if index not in self._judges:
+            seed = step_seed(c.data_seed, 0, index, _JUDGE_STREAM) % 2**31
             model = self._classifier(c.classifiers[0], seed, c.classic_augment)
-            path = self.out / "judge.pt"
+            name = "judge" if index == 0 else f"judge{index + 1}"
+            path = self.out / f"{name}.pt"
             if path.is_file():
                 load_weights(path, model, kind="judge", remedy=_REDO)
-                self.timings.reused("judge", "judge")
+                self.timings.reused(name, "judge")
             else:
-                with self.timings.timing("judge", "judge"), self.threads("judge"):
+                with self.timings.timing(name, "judge"), self.threads("judge"):
                     self._train_judge(model, seed, path)
-            self._judge = model.eval()
-        return self._judge
+            self._judges[index] = model.eval()
+        return self._judges[index]
+
+    def judges(self) -> list[ClassifierModule]:
+        """Every judge the study trains: the judge, and the second one with ``second_judge``."""
+        count = 2 if self.config.second_judge else 1
+        return [judge for i in range(count) if (judge := self.judge(i)) is not None]
 
     def _train_judge(self, model: ClassifierModule, seed: int, path: Path) -> None:
         """Train the judge on the validation split, save it to ``path`` and its test accuracy
-        to ``judge.json``."""
+        (overall and per class) to the ``.json`` file of the same name."""
         c = self.config
         real = self.real_data()
         real.setup()
@@ -302,7 +316,7 @@ class Study:
         trainer.test(model, real.test_dataloader(), verbose=False)
         metrics = model.test_metrics()
         atomic_save(model.state_dict(), path)
-        atomic_write_text(self.out / "judge.json", json.dumps(
+        atomic_write_text(path.with_suffix(".json"), json.dumps(
             {"trained_on": f"{c.judge_per_class} held-out real images per class",
              "architecture": c.classifiers[0], "seed": seed,
              "test_accuracy": metrics["test_acc"],
@@ -364,9 +378,33 @@ class Study:
                         self.threads("bank"):
                     verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
                                                 num_classes=bank.num_classes).to_dict()
+                    verdict.update(self._bank_measures(bank))
                     atomic_write_json(path, verdict)
             self._faithfulness[key] = verdict
         return self._faithfulness[key]
+
+    def _bank_measures(self, bank: LabelledImages) -> dict[str, Any]:
+        """What a bank's verdict holds beside the judge's faithfulness: with ``second_judge``,
+        the second judge's per-class faithfulness and how often the two judges agree on the
+        bank's images; with ``class_novelty``, its spread and novelty per class (None for a class
+        it holds too few images of) against the judge's held-out real images."""
+        c = self.config
+        measures: dict[str, Any] = {}
+        if c.second_judge:
+            first, second = (judge.network for judge in self.judges())
+            measures["second_judge_per_class"] = bank_faithfulness(
+                bank.images, bank.labels, second, num_classes=bank.num_classes).per_class
+            measures["judges_agree"] = judge_agreement(bank.images, first, second)
+        if c.class_novelty:
+            real = self.real_data()
+            real.setup()
+            train, held = real.train_dataset, real.val_dataset
+            results = class_novelty(from_uint8(bank.images), bank.labels,
+                                    from_uint8(train.images), train.labels,
+                                    from_uint8(held.images), held.labels, bank.num_classes)
+            measures["spread_per_class"] = [r.spread if r else None for r in results]
+            measures["novelty_per_class"] = [r.novelty if r else None for r in results]
+        return measures
 
     # one run
 
@@ -430,6 +468,8 @@ class Study:
                   "class_train_counts": real.train_dataset.class_counts().tolist(),
                   "faithfulness_mean": verdict.get("mean"),
                   "faithfulness_worst": verdict.get("worst"),
+                  **{field: verdict[key] for field, key in VERDICT_PER_CLASS.items()
+                     if key in verdict},
                   "seconds": round(time.perf_counter() - started, 1)}
         atomic_write_json(record_path, record)  # a kill leaves no half file
         return record
