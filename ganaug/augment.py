@@ -22,6 +22,13 @@ dozen, and the backward saves no activations.
 
 Parameters are drawn per sample by ``sample_parameters`` and applied by ``apply``; ``forward``
 is the two in a row. Drawing once and applying twice augments both images of a pair alike.
+
+``probability`` p applies each op to each sample with probability p, independently (as the
+adaptive augmentation of Karras et al. 2020, "Training Generative Adversarial Networks with
+Limited Data", https://arxiv.org/abs/2006.06676, gates every op of its pipeline): an op left
+out gets its neutral parameters (no brightness shift, unit saturation and contrast gains, no
+shift, a cut square outside the image). p = 1, the default, draws nothing more and augments bit
+for bit as without it; :mod:`ganaug.augment_schedule` changes p during training.
 """
 
 from __future__ import annotations
@@ -84,6 +91,7 @@ class DiffAugment(nn.Module):
         *,
         translation_ratio: float = 0.125,  # largest shift as a fraction of each side, in [0, 1)
         cutout_ratio: float = 0.5,  # side of the zeroed square as a fraction, in (0, 1]
+        probability: float = 1.0,  # chance that each op is applied to each sample, in [0, 1]
     ) -> None:
         super().__init__()
         self.ops = _parse_policy(policy)
@@ -91,10 +99,26 @@ class DiffAugment(nn.Module):
         self.translation_ratio = _check_ratio("translation_ratio", translation_ratio, 0.0, 1.0,
                                               closed_low=True)
         self.cutout_ratio = _check_ratio("cutout_ratio", cutout_ratio, 0.0, 1.0, closed_low=False)
+        self.probability = probability
+
+    @property
+    def probability(self) -> float:
+        """The chance that each op is applied to each sample; settable (an augment schedule
+        sets it during training)."""
+        return self._probability
+
+    @probability.setter
+    def probability(self, value: float) -> None:
+        valid = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                 and math.isfinite(value) and 0.0 <= value <= 1.0)
+        if not valid:
+            raise ValueError(f"probability must be a number in [0, 1], got {value!r}")
+        self._probability = float(value)
 
     def extra_repr(self) -> str:
+        extra = f", probability={self.probability}" if self.probability != 1.0 else ""
         return (f"policy={self.policy!r}, translation_ratio={self.translation_ratio}, "
-                f"cutout_ratio={self.cutout_ratio}")
+                f"cutout_ratio={self.cutout_ratio}{extra}")
 
     def forward(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Augment ``images`` (N, C, H, W) with parameters drawn per sample from ``generator``."""
@@ -108,7 +132,9 @@ class DiffAugment(nn.Module):
         """Draw one set of parameters per sample, on the images' device (a shape: the generator's).
 
         All uniforms come from one ``torch.rand`` call on the generator's device, so a seeded
-        generator reproduces the parameters whatever device the images are on.
+        generator reproduces the parameters whatever device the images are on. With
+        ``probability < 1`` a second call then draws one uniform per sample and op, and the
+        samples whose uniform is not below ``probability`` get that op's neutral parameters.
         """
         if isinstance(images_or_shape, Tensor):
             _check_images(images_or_shape)
@@ -133,9 +159,30 @@ class DiffAugment(nn.Module):
                                        device=device).unbind(1)
         values = torch.addcmul(low, u, span)
         reals, ints = values.float().unbind(1), torch.minimum(values.floor(), high).long().unbind(1)
-        return AugmentParameters(**{
-            name: (ints if integer else reals)[i] for i, (name, *_, integer) in enumerate(fields)
-        })
+        drawn = {name: (ints if integer else reals)[i]
+                 for i, (name, *_, integer) in enumerate(fields)}
+        if self.probability < 1.0:
+            drawn = self._gate(drawn, n, height, width, draw_device, device, generator)
+        return AugmentParameters(**drawn)
+
+    def _gate(self, drawn: dict[str, Tensor], n: int, height: int, width: int,
+              draw_device: torch.device, device: torch.device,
+              generator: torch.Generator | None) -> dict[str, Tensor]:
+        """Replace each op's parameters by its neutral ones where a uniform is >= probability."""
+        u = torch.rand(n, len(self.ops), dtype=torch.float64, device=draw_device,
+                       generator=generator).to(device)
+        skipped = (u >= self.probability).unbind(1)
+        # Neutral values: a cut square centred one side away lies wholly outside the image.
+        neutral = {"brightness": 0.0, "saturation": 1.0, "contrast": 1.0, "translation_x": 0,
+                   "translation_y": 0, "cutout_x": -width, "cutout_y": -height}
+        fields = {"translation": ("translation_x", "translation_y"),
+                  "cutout": ("cutout_x", "cutout_y")}
+        gated = dict(drawn)
+        for op, skip in zip(self.ops, skipped):
+            for name in fields.get(op, (op,)):
+                gated[name] = torch.where(skip, torch.full_like(drawn[name], neutral[name]),
+                                          drawn[name])
+        return gated
 
     def _ranges(self, height: int, width: int) -> list[tuple[str, float, float, float, bool]]:
         """Each drawn field with its range as (name, low, span, highest integer, integer)."""

@@ -167,7 +167,8 @@ def generate(
 
 def _generate_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__)
-    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`")
+    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
+                        "written by save_pretrained")
     parser.add_argument("output", help="a .pt file, or a folder for one sub-folder per class")
     parser.add_argument("--n-per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
@@ -229,7 +230,8 @@ def _evaluate_main(argv: list[str]) -> None:
         prog="ganaug evaluate",
         description="FID, IS, KID and precision / recall of a checkpoint's EMA generator against "
                     "a split of a dataset, printed as a table with the protocol (and as JSON).")
-    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`")
+    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
+                        "written by save_pretrained")
     parser.add_argument("--dataset", required=True, help="a registered dataset name")
     parser.add_argument("--root", default="data", help="the dataset's folder")
     parser.add_argument("--split", default="train", choices=("train", "val", "test"))

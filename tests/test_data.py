@@ -674,3 +674,32 @@ def test_a_class_too_small_for_its_count_is_named():
     datamodule = ImageDataModule("mnist5k", class_counts=[5] * 9 + [600], test_per_class=10)
     with pytest.raises(ValueError, match="class 0 has only 500 images but 610 are needed"):
         datamodule.setup()
+
+
+def test_class_balanced_sampler_gives_a_long_tail_balanced_batches():
+    # 50 images of class 0 down to 5 of class 9 (204 in all); a class-balanced epoch of 204 draws
+    # holds each class 20.4 times in expectation, however few images it has
+    def epoch_labels(sampler: str, seed: int = 3) -> torch.Tensor:
+        datamodule = ImageDataModule("mnist5k", n_per_class=50, imbalance_factor=10,
+                                     test_per_class=10, batch_size=12, seed=seed, sampler=sampler)
+        datamodule.setup()
+        return torch.cat([labels for _, labels in datamodule.train_dataloader()])
+
+    plain, balanced = epoch_labels("random"), epoch_labels("class_balanced")
+    assert len(plain) == len(balanced) == 204 // 12 * 12  # as many batches as a plain epoch
+    assert torch.bincount(plain, minlength=10).tolist()[-1] <= 5  # the tail seen at most 5 times
+    counts = torch.bincount(balanced, minlength=10)
+    # binomial(204, 1/10): mean 20.4, sd 4.3; every class between 5 and 40 is ~3.6 sd either way
+    assert counts.min() >= 5 and counts.max() <= 40
+    assert counts[5:].sum() >= 204 // 3  # the five rarest (36 of 204 images) get about half
+    assert torch.equal(epoch_labels("class_balanced"), balanced)  # a function of the seed
+    assert not torch.equal(epoch_labels("class_balanced", seed=4), balanced)
+
+
+def test_unknown_sampler_is_refused():
+    with pytest.raises(ValueError, match="sampler must be one of"):
+        ImageDataModule("mnist5k", n_per_class=5, test_per_class=5, sampler="balanced")
+    from ganaug.data.pairs import PairedImageDataModule
+
+    with pytest.raises(ValueError, match="same-class pairs"):  # pairs have their own sampler
+        PairedImageDataModule("mnist5k", n_per_class=5, test_per_class=5, sampler="class_balanced")

@@ -2,6 +2,7 @@
 the processes, ``ddp_spawn``) with the ranks in sync, after drawing different noise on different
 data; and a fit killed in the middle of an epoch resumes exactly."""
 
+import json
 import os
 import signal
 import subprocess
@@ -99,3 +100,50 @@ def test_two_process_fit_killed_mid_epoch_resumes_exactly(tmp_path):
             if key.startswith("generator") and "running_" in key:
                 continue
             assert torch.equal(value, resumed["state"][key]), f"rank {rank}: {key} differs"
+
+
+@pytest.fixture(scope="module")
+def spawn_fit(tmp_path_factory) -> Path:
+    """The folder of one run of tests/ddp/spawn_gan.py: a script's own GAN class fitted under
+    ``ddp_spawn`` (5 batches a rank, one epoch)."""
+    folder = tmp_path_factory.mktemp("spawn")
+    run_script("spawn_gan.py", folder)
+    return folder
+
+
+def test_a_script_class_fitted_under_ddp_spawn_loads_by_its_script_name(spawn_fit, monkeypatch):
+    """The workers know the class as ``__mp_main__.ScriptGAN``; the checkpoint names it as the
+    script does, so registering the class (or naming it on the command line) loads it."""
+    from ganaug import load_gan, register_gan
+    from ganaug.cli import main
+    from ganaug.modules import checkpoint as registry
+
+    stored = torch.load(spawn_fit / "worker.ckpt", weights_only=True)["ganaug"]
+    assert stored["class"] == "__main__.ScriptGAN"
+    assert stored["lineage"][0] == "__main__.ScriptGAN"
+
+    monkeypatch.syspath_prepend(str(DDP_SCRIPTS))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))  # register for this test
+    import spawn_gan
+    register_gan(spawn_gan.ScriptGAN)
+    model = load_gan(spawn_fit / "worker.ckpt")
+    assert type(model) is spawn_gan.ScriptGAN
+    assert (model.d_steps_done, model.iteration) == (5, 2)
+
+    monkeypatch.chdir(DDP_SCRIPTS)
+    out = spawn_fit / "generated.pt"
+    main(["generate", str(spawn_fit / "worker.ckpt"), str(out), "--n-per-class", "2",
+          "--model-class", "spawn_gan:ScriptGAN"])
+    assert torch.load(out, weights_only=True)["labels"].bincount().tolist() == [2] * 10
+
+
+def test_the_launching_process_of_a_ddp_spawn_fit_holds_the_counters_and_warns(spawn_fit):
+    """The counters come back with the weights (the state dict's ``_extra_state``); the parent's
+    trainer counted no step, and saving a checkpoint with it says so."""
+    parent = json.loads((spawn_fit / "parent.json").read_text())
+    assert (parent["d_steps_done"], parent["iteration"]) == (5, 2)  # 5 D steps, d_steps=2
+    assert parent["global_step"] == 0
+    (warning,) = [w for w in parent["warnings"] if "ddp_spawn" in w]
+    assert "global_step 0" in warning and "ModelCheckpoint" in warning
+    saved = torch.load(spawn_fit / "parent.ckpt", weights_only=True)
+    assert saved["state_dict"]["_extra_state"].tolist() == [5, 2]

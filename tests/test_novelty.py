@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganaug.metrics.novelty import bank_novelty, nearest_same_class_distances
+from ganaug.metrics.novelty import bank_novelty, class_novelty, nearest_same_class_distances
 
 
 def points(*xy):
@@ -61,3 +61,21 @@ def test_features_are_measured_instead_of_pixels():
     plain = bank_novelty(images, labels, images, labels, images, labels)
     assert doubled.within == pytest.approx(2 * plain.within)
     assert plain.within == pytest.approx(8 ** 0.5)  # (0, 1) to (2, 3)
+
+
+def test_class_novelty_sets_each_class_against_as_many_held_out_images_by_hand():
+    # class 0: 3 held-out images, so the first 3 of its 4 synthetic ones are measured
+    synthetic = points((1, 0), (1, 1), (1, 2), (5, 5), (7, 7), (3, 3), (4, 4))
+    labels = torch.tensor([0, 0, 0, 0, 1, 2, 2])
+    train = points((0, 0), (9, 9))
+    train_labels = torch.tensor([0, 1])
+    held_out = points((0, 3), (0, 5), (0, 9), (8, 8), (8, 9), (2, 2), (2, 3))
+    held_labels = torch.tensor([0, 0, 0, 1, 1, 2, 2])
+    zero, one, two = class_novelty(synthetic, labels, train, train_labels, held_out, held_labels, 3)
+    # synthetic (1,0), (1,1), (1,2): nearest other 1, 1, 1; held-out (0,3), (0,5), (0,9): 2, 2, 4
+    assert (zero.within, zero.reference_within, zero.spread) == pytest.approx((1.0, 2.0, 0.5))
+    # to the training image (0,0): 1, sqrt 2, sqrt 5 against 3, 5, 9
+    assert (zero.to_train, zero.reference_to_train) == pytest.approx((2 ** 0.5, 5.0))
+    assert zero.novelty == pytest.approx(2 ** 0.5 / 5)
+    assert one is None  # one synthetic image: no nearest other
+    assert two is None  # no training image of class 2

@@ -39,6 +39,10 @@ For imbalanced training sets, ``class_weights`` weighs each sample's loss by its
 weights, or ``"inverse_frequency"``, ``N / (K · N_c)`` for the ``N_c`` training images of class
 ``c`` among ``N`` (King & Zeng 2001; each class then carries the same total weight), counted on
 the datamodule's training set when the fit starts, so that a re-balanced blend gets equal weights.
+``imbalance_loss`` instead names a loss of ``ganaug.classify.imbalance`` built from the same
+counts at fit start: ``"logit_adjusted"`` (Menon et al. 2021; option ``tau``) or
+``"deferred_reweighting"`` (Cao et al. 2019's DRW; options ``beta`` and ``start``, a fraction of
+the training steps), with its options in ``imbalance_options``.
 
 Learning-rate milestones are fractions of ``trainer.estimated_stepping_batches``; the rate is
 divided by ``lr_gamma`` at each. Randomness: the network is initialised from ``seed`` alone
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -57,12 +62,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganaug.checkpoint_io import use_safe_checkpoint_io
 from ganaug.classify.accuracy import GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment
+from ganaug.classify.imbalance import (
+    ClassImbalanceLoss,
+    build_imbalance_loss,
+    check_imbalance_loss,
+)
 from ganaug.classify.protocols import PAPER_PROTOCOLS
 from ganaug.classify.registry import build_classifier
 from ganaug.images import check_batch
 from ganaug.seeding import step_seed
+from ganaug.serialization import UnreadableFileError, load_file, safe_globals
 
 __all__ = ["ClassifierModule", "inverse_frequency_weights"]
 
@@ -98,6 +110,9 @@ class ClassifierModule(L.LightningModule):
         teacher: nn.Module | None = None,  # frozen classifier giving soft labels (not saved)
         class_weights: list[float] | str | None = None,  # loss weight per class, or
         # "inverse_frequency" of the training set; None = every class alike
+        imbalance_loss: str | None = None,  # "logit_adjusted" or "deferred_reweighting", built
+        # from the training set's class counts at fit start; None = plain cross-entropy
+        imbalance_options: dict[str, Any] | None = None,  # its options (tau; beta, start)
         channels_last: bool = False,  # NHWC memory format for the network and its inputs: faster
         # convolutions (oneDNN on CPUs, tensor cores on GPUs); results differ in the last bits
     ) -> None:
@@ -121,6 +136,7 @@ class ClassifierModule(L.LightningModule):
         given = class_weights if isinstance(class_weights, (list, tuple)) else None
         self.register_buffer("class_weight", torch.tensor(given, dtype=torch.float32)
                              if given is not None else None, persistent=False)
+        self.imbalance: ClassImbalanceLoss | None = None  # built at fit start (no saved state)
 
     @staticmethod
     def _validate(options: dict[str, Any]) -> None:
@@ -154,6 +170,10 @@ class ClassifierModule(L.LightningModule):
         if options["distill_on"] not in ("all", "synthetic"):
             raise ValueError(f"distill_on must be 'all' or 'synthetic', got {options['distill_on']!r}")
         _validate_class_weights(options["class_weights"], options["num_classes"])
+        check_imbalance_loss(options["imbalance_loss"], options["imbalance_options"])
+        if options["imbalance_loss"] is not None and options["class_weights"] is not None:
+            raise ValueError("class_weights and imbalance_loss both weigh the loss by class: "
+                             "choose one")
         if options["distill_weight"] > 0 and options["teacher"] is None:
             raise ValueError("distill_weight > 0 needs a teacher: pass teacher=<a trained classifier "
                              "of the same classes>, e.g. the classic-augmentation run's network")
@@ -216,7 +236,8 @@ class ClassifierModule(L.LightningModule):
         """Cross-entropy, mixed with the teacher's soft labels and weighted by the sample's
         source as the recipe options say; with the defaults, plain cross-entropy."""
         hp = self.hparams
-        per_sample = F.cross_entropy(logits, labels, reduction="none")
+        adjusted = self.imbalance.adjust_logits(logits) if self.imbalance is not None else logits
+        per_sample = F.cross_entropy(adjusted, labels, reduction="none")
         if hp.distill_weight > 0:
             with torch.no_grad():
                 teacher = self._teacher[0].to(images.device)(images)
@@ -236,20 +257,62 @@ class ClassifierModule(L.LightningModule):
 
     def _sample_weights(self, labels: Tensor, synthetic: Tensor | None) -> Tensor | None:
         """Each sample's loss weight, by source (``synthetic_weight``) times by class
-        (``class_weights``); None when all are 1."""
+        (``class_weights``, or the imbalance loss's at this step); None when all are 1."""
         hp = self.hparams
         weights = None
         if synthetic is not None and hp.synthetic_weight != 1.0:
             weights = torch.where(synthetic, hp.synthetic_weight, 1.0)
-        if self.class_weight is not None:
-            by_class = self.class_weight[labels]
+        class_weight = self.class_weight
+        if self.imbalance is not None:
+            class_weight = self.imbalance.class_weights(self.global_step)
+        if class_weight is not None:
+            by_class = class_weight.to(labels.device)[labels]
             weights = by_class if weights is None else weights * by_class
         return weights
+
+    def setup(self, stage: str) -> None:
+        # checkpoints (ckpt_path, ddp_spawn's weights) read safely and written atomically
+        use_safe_checkpoint_io(self._trainer)
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | Path,
+        map_location: Any = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        weights_only: bool = True,
+        **kwargs: Any,
+    ) -> ClassifierModule:
+        """Lightning's ``load_from_checkpoint`` with ``weights_only=True`` only, the file read
+        first by :func:`ganaug.serialization.load_file`: a missing, crafted, truncated or foreign
+        file is refused with a message naming it, before Lightning reads it."""
+        if weights_only is not True:
+            raise ValueError("classifier checkpoints load with weights_only=True only: a "
+                             "checkpoint never needs to run code to be read")
+        content = load_file(checkpoint_path, kind="classifier checkpoint", mmap=True)
+        if not (isinstance(content, dict) and isinstance(content.get("state_dict"), dict)
+                and isinstance(content.get(cls.CHECKPOINT_HYPER_PARAMS_KEY), dict)):
+            raise UnreadableFileError(
+                f"{checkpoint_path} is not a Lightning checkpoint of a ClassifierModule (no "
+                "'state_dict' and hyperparameters); a file of bare weights (a state dict) loads "
+                "with ganaug.serialization.load_weights(path, ClassifierModule(...same options))")
+        with safe_globals():
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file,
+                strict=strict, weights_only=True, **kwargs)
 
     def on_fit_start(self) -> None:
         if self.hparams.class_weights == "inverse_frequency":
             counts = _training_class_counts(self.trainer, self.hparams.num_classes)
             self.class_weight = inverse_frequency_weights(counts).to(self.device)
+        if self.hparams.imbalance_loss is not None:
+            counts = _training_class_counts(self.trainer, self.hparams.num_classes,
+                                            what=f"imbalance_loss={self.hparams.imbalance_loss!r}")
+            self.imbalance = build_imbalance_loss(
+                self.hparams.imbalance_loss, counts,
+                total_steps=int(self.trainer.estimated_stepping_batches),
+                **dict(self.hparams.imbalance_options or {})).to(self.device)
 
     def on_train_epoch_end(self) -> None:
         correct, total = (t.double() for t in self.train_accuracy.compute())
@@ -409,12 +472,13 @@ def _validate_class_weights(weights: object, num_classes: int) -> None:
         raise ValueError(f"class_weights must be finite numbers >= 0, not all 0, got {values}")
 
 
-def _training_class_counts(trainer: L.Trainer, num_classes: int) -> Tensor:
+def _training_class_counts(trainer: L.Trainer, num_classes: int,
+                           what: str = "class_weights='inverse_frequency'") -> Tensor:
     """Images per class of the training set of the datamodule the trainer fits on."""
     dataset = getattr(getattr(trainer, "datamodule", None), "train_dataset", None)
     if dataset is None or not hasattr(dataset, "class_counts"):
         raise ValueError(
-            "class_weights='inverse_frequency' counts the training images per class of the "
+            f"{what} counts the training images per class of the "
             "datamodule: fit with an ImageDataModule or SyntheticBlendDataModule, or pass the "
             "weights as a list")
     counts = dataset.class_counts()

@@ -1,5 +1,6 @@
 """Data: datasets by name, the datamodule of few-shot splits (class-balanced or imbalanced on
-purpose), synthetic banks and the real/synthetic blend.
+purpose), class-balanced re-sampling, synthetic banks, interpolated images and the real/synthetic
+blend.
 
 The names below load their module on first use (PEP 562), so that ``import ganaug.data`` and the
 dataset registry import neither Lightning nor torchvision: describing or reading a dataset stays
@@ -13,6 +14,11 @@ from typing import TYPE_CHECKING
 from ganaug._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from ganaug.data.balanced_sampler import (
+        ClassBalancedSampler,
+        class_balanced_indices,
+        class_balanced_probabilities,
+    )
     from ganaug.data.bank import generate_bank, load_bank, save_bank
     from ganaug.data.blend import (
         BlendedImages,
@@ -36,10 +42,13 @@ if TYPE_CHECKING:
         load_dataset,
         register_dataset,
     )
+    from ganaug.data.interpolation import InterpolationSource
     from ganaug.data.pairs import ClassPairSampler, PairedImageDataModule, class_pair_batches
     from ganaug.data.resumable import ResumableDataLoader
 
 _HOMES = {  # public name -> the module that defines it
+    **dict.fromkeys(["ClassBalancedSampler", "class_balanced_indices",
+                     "class_balanced_probabilities"], "ganaug.data.balanced_sampler"),
     **dict.fromkeys(["generate_bank", "load_bank", "save_bank"], "ganaug.data.bank"),
     **dict.fromkeys(["BlendedImages", "SyntheticBlendDataModule", "balance_counts",
                      "blend_counts"], "ganaug.data.blend"),
@@ -51,16 +60,19 @@ _HOMES = {  # public name -> the module that defines it
     **dict.fromkeys(["ClassPairSampler", "PairedImageDataModule", "class_pair_batches"],
                     "ganaug.data.pairs"),
     "ResumableDataLoader": "ganaug.data.resumable",
+    "InterpolationSource": "ganaug.data.interpolation",
 }
 
 __all__ = [
     "BlendedImages",
+    "ClassBalancedSampler",
     "ClassPairSampler",
     "DatasetInfo",
     "DatasetNotFoundError",
     "EpochSeededRandomSampler",
     "HorizontalFlipViews",
     "ImageDataModule",
+    "InterpolationSource",
     "LabelledImages",
     "PairedImageDataModule",
     "ResumableDataLoader",
@@ -68,6 +80,8 @@ __all__ = [
     "available_datasets",
     "balance_counts",
     "blend_counts",
+    "class_balanced_indices",
+    "class_balanced_probabilities",
     "class_balanced_split",
     "class_pair_batches",
     "dataset_info",

@@ -6,10 +6,13 @@ Three modes, per class ``c`` with ``N_c`` real training images. The first two ta
 - ``replace``: ``k_c`` of the real images of class ``c`` are swapped for ``k_c`` synthetic ones, so
   the set keeps its size and class balance (``0 <= r <= 1``);
 - ``augment``: ``k_c`` synthetic images of class ``c`` are added (``r >= 0``; 1 doubles the set);
-- ``balance``: ``T_c - N_c`` synthetic images of class ``c`` are added, so that every class reaches
-  its target ``T_c`` (the largest class's ``N_c`` by default, or a given count per class) and an
-  imbalanced set becomes balanced; every real image stays (BAGAN's use, Mariani et al. 2018,
-  https://arxiv.org/abs/1803.09655).
+- ``balance``: ``max(0, T_c - N_c)`` synthetic images of class ``c`` are added, so that every class
+  reaches its target ``T_c`` (the largest class's ``N_c`` by default, or a given count per class)
+  and an imbalanced set becomes balanced; every real image stays (BAGAN's use, Mariani et al.
+  2018, https://arxiv.org/abs/1803.09655). A partial top-up takes a target below the largest
+  class (a class already above it gets none) and/or caps the synthetic images of a class at
+  ``floor(m * N_c)``, ``m = max_synthetic_per_real``, so that a 5-image class is not made 98 %
+  synthetic.
 
 Synthetic images come from a bank drawn once, or, with ``resample_every_epoch``, are drawn afresh
 from a class-conditional sampler at every epoch (seeded by ``(seed, epoch)``, so a resumed fit
@@ -24,7 +27,10 @@ Under DDP every process takes a disjoint share of one seeded order (no padding d
 With ``synthetic_share`` every training batch holds that fraction of synthetic images (He et al.
 2023 and Yu et al. 2023 find that how many synthetic images a batch holds matters, and that
 performance drops once they outnumber the real ones), and an epoch is one pass over the real
-images (:class:`SyntheticShareSampler`).
+images (:class:`SyntheticShareSampler`). With ``sampling="class_balanced"`` the training items
+are drawn with replacement so that every class is drawn equally often
+(:class:`~ganaug.data.balanced_sampler.ClassBalancedSampler`), the classic re-sampling remedy
+for a long tail, with or without synthetic images.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
+from ganaug.data.balanced_sampler import ClassBalancedSampler
 from ganaug.data.bank import ClassConditionalSampler, generate_bank
 from ganaug.data.datamodule import EpochSeededRandomSampler, ImageDataModule, training_views
 from ganaug.data.resumable import ResumableDataLoader
@@ -52,6 +59,7 @@ __all__ = ["BlendedImages", "ShardedEpochSeededSampler", "SyntheticBlendDataModu
 
 Mode = Literal["replace", "augment", "balance"]
 MODES = ("replace", "augment", "balance")
+SAMPLINGS = ("random", "class_balanced")
 _SHARE_STREAM = 0x5A4E  # the share sampler's order, apart from the blend's other draws
 
 
@@ -80,16 +88,31 @@ def _check_target(target: int | Sequence[int] | None) -> None:
                          f"integer per class, got {target}")
 
 
-def balance_counts(class_counts: Tensor, target: int | Sequence[int] | None = None) -> Tensor:
-    """Synthetic images per class, ``T_c - N_c``, that bring class ``c`` from its ``N_c`` real
-    images to its target ``T_c``: ``max(N)`` when ``target`` is None, ``target`` for every class
-    when an integer, ``target[c]`` when a list.
+def _check_cap(max_synthetic_per_real: float | None) -> None:
+    cap = max_synthetic_per_real
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))
+                            or not math.isfinite(cap) or cap < 0):
+        raise ValueError(f"max_synthetic_per_real must be a finite number >= 0 (synthetic images "
+                         f"per real image of a class) or None, got {cap!r}")
+
+
+def balance_counts(
+    class_counts: Tensor,  # N_c: real training images per class
+    target: int | Sequence[int] | None = None,  # T_c: None = max(N), one count, or one per class
+    *,
+    max_synthetic_per_real: float | None = None,  # m: at most floor(m * N_c) synthetic images
+    # of class c; None = no cap
+) -> Tensor:
+    """Synthetic images per class, ``max(0, T_c - N_c)``, that bring class ``c`` from its ``N_c``
+    real images up to its target ``T_c`` (a class already at or above it gets none: balancing
+    never removes real images), capped at ``floor(m * N_c)``: ``T_c`` is ``max(N)`` when
+    ``target`` is None, ``target`` for every class when an integer, ``target[c]`` when a list.
 
     Refuses a class without real images (balancing adds to real images, it does not invent a
-    class) and a target below a class's real count (balancing never removes real images), naming
-    the classes.
+    class), naming the classes.
     """
     _check_target(target)
+    _check_cap(max_synthetic_per_real)
     counts = class_counts.long()
     if target is None:
         targets = torch.full_like(counts, int(counts.max()))
@@ -105,12 +128,12 @@ def balance_counts(class_counts: Tensor, target: int | Sequence[int] | None = No
             f"class{'es' if len(empty) > 1 else ''} {', '.join(map(str, empty))} "
             f"ha{'ve' if len(empty) > 1 else 's'} no real training image; balance adds synthetic "
             "images to a class's real ones: give every class at least one real image")
-    above = [f"class {c} has {int(counts[c])} real images, above its target {int(targets[c])}"
-             for c in range(len(counts)) if counts[c] > targets[c]]
-    if above:
-        raise ValueError("; ".join(above) + "; balance never removes real images: raise the "
-                         f"target to at least {int(counts.max())} (or leave it None)")
-    return targets - counts
+    synthetic = (targets - counts).clamp(min=0)
+    if max_synthetic_per_real is not None:
+        # the small epsilon keeps m * N_c = 3.0000000000000004 or 2.9999999999999996 at 3
+        cap = torch.floor(counts.double() * max_synthetic_per_real + 1e-9).long()
+        synthetic = torch.minimum(synthetic, cap)
+    return synthetic
 
 
 def _check_source(synthetic: object) -> None:
@@ -241,6 +264,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         ratio: float = 0.0,  # r: replace r*N_c or add r*N_c synthetic images per class
         target: int | list[int] | None = None,  # balance: images per class afterwards (one
         # count, or one per class); None = the largest class's real count
+        max_synthetic_per_real: float | None = None,  # balance: at most this many synthetic
+        # images per real image of a class; None = no cap
         seed: int = 0,  # which real images leave, which synthetic ones enter, the order
         diversity: DiversityControl | None = None,  # how a bank is drawn from a generator
         referee: nn.Module | None = None,  # real-data classifier for the diversity filters
@@ -248,10 +273,16 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         batch_size: int | None = None,  # None = the real datamodule's
         synthetic_share: float | None = None,  # fraction of every training batch that is
         # synthetic (an epoch = one pass over the real images); None = batches drawn from the blend
+        sampling: Literal["random", "class_balanced"] = "random",  # the training order: each
+        # item once per epoch, or drawn with replacement, every class equally often
     ) -> None:
         super().__init__()
         _check_source(synthetic)
         self._validate_mode(mode, ratio, target, synthetic)
+        _check_cap(max_synthetic_per_real)
+        if max_synthetic_per_real is not None and mode != "balance":
+            raise ValueError(f"max_synthetic_per_real caps the top-up of mode='balance'; "
+                             f"mode={mode!r} takes a ratio")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
         if synthetic_share is not None:
@@ -261,6 +292,11 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 raise ValueError("synthetic_share mixes real and synthetic images in every batch: "
                                  "it needs both (augment mode with ratio > 0, replace with "
                                  "0 < ratio < 1, or balance)")
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}")
+        if sampling != "random" and synthetic_share is not None:
+            raise ValueError("sampling='class_balanced' and synthetic_share both decide what a "
+                             "batch holds: choose one")
         if resample_every_epoch and isinstance(synthetic, LabelledImages):
             raise ValueError("resample_every_epoch draws from a generator: pass a class-conditional "
                              "sampler (a GAN module), not a bank")
@@ -269,6 +305,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.mode = mode
         self.ratio = float(ratio)
         self.target = list(target) if isinstance(target, Sequence) else target
+        self.max_synthetic_per_real = max_synthetic_per_real
         self.seed = seed
         self.diversity = diversity or DiversityControl()
         self.referee = referee
@@ -277,6 +314,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self._drawn_epoch = 0
         self.batch_size = batch_size or real.batch_size
         self.synthetic_share = synthetic_share
+        self.sampling = sampling
         if synthetic_share is not None and not 1 <= round(synthetic_share * self.batch_size) < \
                 self.batch_size:
             raise ValueError(f"synthetic_share {synthetic_share} of a batch of {self.batch_size} is "
@@ -326,7 +364,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.real.setup(stage)
         real = self.real.train_dataset
         if self.mode == "balance":
-            counts = balance_counts(real.class_counts(), self.target)
+            counts = balance_counts(real.class_counts(), self.target,
+                                    max_synthetic_per_real=self.max_synthetic_per_real)
         else:
             counts = blend_counts(real.class_counts(), self.ratio, self.mode)
         self.synthetic_counts = counts
@@ -442,6 +481,10 @@ class SyntheticBlendDataModule(L.LightningDataModule):
     def _sampler(self, num_items: int, views: int) -> Sampler:
         trainer = self.trainer
         world = getattr(trainer, "world_size", 1) if trainer is not None else 1
+        if self.sampling == "class_balanced":
+            return ClassBalancedSampler(self.train_dataset.labels, seed=self.seed, num_views=views,
+                                        num_replicas=world,
+                                        rank=trainer.global_rank if world > 1 else 0)
         if world > 1:
             return ShardedEpochSeededSampler(num_items, num_replicas=world,
                                              rank=trainer.global_rank, seed=self.seed, num_views=views)

@@ -8,7 +8,9 @@ validation and test splits are always balanced. The training order and the rando
 are a pure function of ``(seed, epoch)`` (:class:`EpochSeededRandomSampler`), and the training
 loader keeps its epoch and place in Lightning's checkpoints (:class:`ResumableDataLoader`), which
 makes a fit resumed at any step see exactly the batches of an uninterrupted one; under DDP
-Lightning shards that order.
+Lightning shards that order. ``sampler="class_balanced"`` draws the training order with
+replacement, every class equally often (:class:`ClassBalancedSampler`, also a pure function of
+``(seed, epoch)``, sharded by itself).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ganaug.data.balanced_sampler import ClassBalancedSampler
 from ganaug.data.datasets import DatasetInfo, LabelledImages, dataset_info, load_dataset
 from ganaug.data.resumable import ResumableDataLoader
 from ganaug.seeding import epoch_rng
@@ -29,10 +32,16 @@ __all__ = [
     "EpochSeededRandomSampler",
     "HorizontalFlipViews",
     "ImageDataModule",
+    "TRAINING_SAMPLERS",
     "class_balanced_split",
     "long_tail_counts",
     "training_views",
 ]
+
+TRAINING_SAMPLERS = ("random", "class_balanced")
+"""The training orders of ``ImageDataModule(sampler=...)``: every image once an epoch in a random
+order, or a class-balanced draw with replacement (:class:`ClassBalancedSampler`: on a long tail a
+GAN's discriminator then sees the rare classes in every batch, as often as the common ones)."""
 
 
 def long_tail_counts(largest: int, num_classes: int, imbalance_factor: float) -> list[int]:
@@ -195,6 +204,8 @@ class ImageDataModule(L.LightningDataModule):
         seed: int = 0,  # seeds the split, the training order and the flips
         download: bool = False,  # let prepare_data fetch missing files
         drop_last: bool = True,  # drop the last incomplete training batch
+        sampler: str = "random",  # training order: "random" (each image once an epoch) or
+        # "class_balanced" (drawn with replacement, every class equally often: ClassBalancedSampler)
     ) -> None:
         super().__init__()
         self.info: DatasetInfo = dataset_info(dataset, root)
@@ -216,6 +227,7 @@ class ImageDataModule(L.LightningDataModule):
         self.seed = seed
         self.download = download
         self.drop_last = drop_last
+        self.sampler = sampler
 
         self.train_dataset: LabelledImages | None = None
         self.val_dataset: LabelledImages | None = None
@@ -236,6 +248,8 @@ class ImageDataModule(L.LightningDataModule):
             if options[name] < minimum:
                 raise ValueError(f"{name} must be >= {minimum}, got {options[name]}")
         self._validate_imbalance(options)
+        if options["sampler"] not in TRAINING_SAMPLERS:
+            raise ValueError(f"sampler must be one of {TRAINING_SAMPLERS}, got {options['sampler']!r}")
         if not self.info.has_test_split and options["n_per_class"] is None \
                 and options["class_counts"] is None and options["test_per_class"] is None:
             raise ValueError(
@@ -361,7 +375,16 @@ class ImageDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         self._require_setup()
         dataset, views = training_views(self.train_dataset, self.hflip)
-        sampler = EpochSeededRandomSampler(len(self.train_dataset), seed=self.seed, num_views=views)
+        sampler: Sampler[int]
+        if self.sampler == "class_balanced":
+            # Its own shard per process: Lightning leaves a DistributedSampler in place under DDP.
+            trainer = self.trainer
+            replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+            sampler = ClassBalancedSampler(self.train_dataset.labels, seed=self.seed,
+                                           num_views=views, num_replicas=replicas, rank=rank)
+        else:
+            sampler = EpochSeededRandomSampler(len(self.train_dataset), seed=self.seed,
+                                               num_views=views)
         return self._loader(dataset, sampler=sampler, drop_last=self.drop_last, resumable=True)
 
     def val_dataloader(self) -> DataLoader | list:

@@ -145,6 +145,9 @@ class PairedImageDataModule(ImageDataModule):
         **kwargs: Any,  # ImageDataModule options (n_per_class, batch_size, seed, hflip, ...)
     ) -> None:
         super().__init__(dataset, root, **kwargs)
+        if self.sampler != "random":
+            raise ValueError(f"PairedImageDataModule draws its own batches of same-class pairs "
+                             f"(ClassPairSampler): leave sampler='random', got {self.sampler!r}")
         if self.batch_size % 2:
             raise ValueError(f"batch_size must be even (batches are same-class pairs), got "
                              f"{self.batch_size}")

@@ -15,7 +15,12 @@ from ganaug.metrics.extractors import (
 from ganaug.metrics.frechet import frechet_distance, gaussian_from_sums
 from ganaug.metrics.inception_score import inception_score
 from ganaug.metrics.kernel import kernel_distance
-from ganaug.metrics.novelty import NoveltyResult, bank_novelty, nearest_same_class_distances
+from ganaug.metrics.novelty import (
+    NoveltyResult,
+    bank_novelty,
+    class_novelty,
+    nearest_same_class_distances,
+)
 from ganaug.metrics.precision_recall import precision_recall
 from ganaug.metrics.reference import ReferenceFeatures, load_or_compute_reference
 from ganaug.metrics.scores import (
@@ -43,6 +48,7 @@ __all__ = [
     "ReferenceFeatures",
     "TorchScriptExtractor",
     "bank_novelty",
+    "class_novelty",
     "build_extractor",
     "classification_accuracy_score",
     "frechet_distance",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +33,8 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
+from ganaug.augment_schedule import AdaptiveAugment, AlwaysAugment, AugmentSchedule
+from ganaug.checkpoint_io import use_safe_checkpoint_io
 from ganaug.images import check_batch, image_grid
 from ganaug.losses import (
     CLASS_LOSSES,
@@ -51,8 +54,11 @@ from ganaug.modules.checkpoint import (
     resolve_checkpoint_class,
 )
 from ganaug.modules.ema import average_buffers, update_ema
+from ganaug.modules.fake_labels import fake_label_policy
 from ganaug.modules.grids import SampleGrids
 from ganaug.modules.noise import latent_noise
+from ganaug.modules.penalties import GeneratorPenalty
+from ganaug.modules.pretrained import PretrainedMixin
 from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
@@ -63,13 +69,14 @@ _CHECKPOINT_KEY = "ganaug"
 _INIT_STREAM = 0x1417  # keeps the initialisation's draws apart from the step noise of one seed
 
 
-class GANModule(L.LightningModule):
+class GANModule(PretrainedMixin, L.LightningModule):
     """Base LightningModule for adversarial training; subclass and build the networks.
 
     Subclasses implement ``build_generator()`` (a module mapping ``(z, y=None)`` to images in
     [-1, 1]) and ``build_discriminator()`` (mapping ``(images, y=None)`` to logits (N,)); they read
     their own options from ``self.hparams``. Everything else (loss, augmentation of every
-    discriminator input, EMA generator, sampling, sample grids, checkpoint state) is shared.
+    discriminator input, EMA generator, sampling, sample grids, checkpoint state, and
+    ``save_pretrained`` / ``from_pretrained`` folders) is shared.
 
     The condition ``c`` a family's networks take is a class label (``conditions_on = "label"``;
     none when ``num_classes`` is 0) or, for DAGAN, a real image (``"image"``). A family changes
@@ -93,6 +100,11 @@ class GANModule(L.LightningModule):
         lr_d: float = 2e-4,  # Adam learning rate of the discriminator
         betas: tuple[float, float] = (0.5, 0.999),  # Adam betas of both optimizers
         augment_policy: str = "color,translation,cutout",  # DiffAugment policy; "" = none
+        ada_target: float | None = None,  # adaptive augmentation (ADA, Karras et al. 2020): the
+        # E[sign(D(real))] that p steers towards, in (0, 1) (ADA: 0.6); None = p fixed at 1
+        ada_interval: int = 4,  # D steps between adjustments of p
+        ada_images: int = 100_000,  # real images over which p can rise from 0 to 1 (ADA: 500k
+        # on its runs of tens of millions of images; a ganaug fit sees about 10^5)
         gp_weight: float = 0.0,  # WGAN-GP weight (10 is usual with "wasserstein"); 0 = off
         r1_gamma: float = 0.0,  # R1 penalty weight gamma (penalty * gamma / 2); 0 = off
         mode_seeking_weight: float = 0.0,  # MSGAN diversity term weight (Mao et al. 2019); 0 = off
@@ -100,6 +112,9 @@ class GANModule(L.LightningModule):
         # twice the fakes per G step) or "split" (the batch split in two halves, as MSGAN does)
         class_loss_weight: float = 0.0,  # auxiliary classification term weight (see below); 0 = off
         class_loss: str = "ac",  # that term: "ac" (AC-GAN) or "adc" (ADC-GAN), see ganaug.losses
+        fake_labels: str | list[float] = "real",  # classes of the fakes of a step: "real" (the
+        # real batch's), "uniform" (every class as many G steps) or K class weights; see
+        # ganaug.modules.fake_labels. Unconditional models have no classes and ignore it
         ema_decay: float = 0.999,  # decay of the generator's EMA copy; 0 = EMA equals G
         ema_start: int = 0,  # iteration from which the EMA averages (before: copies G)
         condition_fade: tuple[int, int] | None = None,  # iterations (start, end) over which the
@@ -120,7 +135,12 @@ class GANModule(L.LightningModule):
         self.architecture = dict(latent_dim=latent_dim, num_classes=num_classes,
                                  channels=channels, image_size=image_size)
         self.adversarial_loss = get_loss(loss)
+        self.fake_label_policy = fake_label_policy(fake_labels, num_classes)
         self.diff_augment = DiffAugment(augment_policy)
+        self.augment_schedule: AugmentSchedule = (
+            AlwaysAugment() if ada_target is None
+            else AdaptiveAugment(target=ada_target, interval=ada_interval, images=ada_images))
+        self._sync_augment_probability()
 
         # networks, initialised from ``seed`` alone, and the EMA copy of the generator
         with torch.random.fork_rng(devices=[]):
@@ -189,8 +209,22 @@ class GANModule(L.LightningModule):
         if options["class_loss_weight"] > 0 and options["num_classes"] < 2:
             raise ValueError("class_loss_weight > 0 trains an auxiliary classifier of the classes: "
                              f"it needs num_classes >= 2, got {options['num_classes']}")
+        fake_label_policy(options["fake_labels"], options["num_classes"])  # raises if wrong
         if len(options["betas"]) != 2:
             raise ValueError(f"betas must be two numbers, got {options['betas']}")
+        if options["ada_interval"] < 1:
+            raise ValueError(f"ada_interval must be >= 1 (D steps), got {options['ada_interval']}")
+        if not options["ada_images"] > 0:
+            raise ValueError(f"ada_images must be > 0 (real images), got {options['ada_images']}")
+        target = options["ada_target"]
+        if target is not None:
+            if not 0.0 < target < 1.0:
+                raise ValueError(f"ada_target must be in (0, 1) (ADA uses 0.6), or None to keep "
+                                 f"the augment probability at 1; got {target}")
+            if not options["augment_policy"].strip(" ,"):
+                raise ValueError("ada_target adapts the probability of the augment policy's ops, "
+                                 "but augment_policy is empty: give a policy "
+                                 "(e.g. 'color,translation,cutout') or ada_target=None")
 
     # networks: the extension point
 
@@ -201,6 +235,15 @@ class GANModule(L.LightningModule):
     def build_discriminator(self) -> nn.Module:
         """Return the discriminator: ``forward(images, y=None)`` -> logits (N,)."""
         raise NotImplementedError(f"{type(self).__name__} must implement build_discriminator()")
+
+    @property
+    def augment_probability(self) -> float:
+        """The probability with which each augment op is applied to each D input now: 1 unless
+        ``ada_target`` is set, then adapted during training (``augment_schedule``)."""
+        return self.augment_schedule.probability
+
+    def _sync_augment_probability(self) -> None:
+        self.diff_augment.probability = self.augment_schedule.probability
 
     @property
     def conditional(self) -> bool:
@@ -245,6 +288,8 @@ class GANModule(L.LightningModule):
     # Lightning wiring
 
     def setup(self, stage: str) -> None:
+        # checkpoints (ckpt_path, ddp_spawn's weights) read safely and written atomically
+        use_safe_checkpoint_io(self._trainer)
         strategy = getattr(self._trainer, "strategy", None) if self._trainer else None
         kwargs = getattr(strategy, "_ddp_kwargs", None)
         if isinstance(strategy, DDPStrategy) and kwargs is not None:
@@ -272,6 +317,7 @@ class GANModule(L.LightningModule):
         self._optimize(opt_d, d_losses, "discriminator")
         self.d_steps_done += 1
         self.log_dict({f"d/{k}": v.detach() for k, v in d_losses.items()}, prog_bar=False)
+        self._observe_augment(d_losses, real.shape[0])
 
         # generator step after every d_steps-th discriminator step, then the EMA
         if self.d_steps_done % self.hparams.d_steps == 0:
@@ -334,6 +380,18 @@ class GANModule(L.LightningModule):
             weight = self.hparams.mode_seeking_weight
             losses["loss"] = losses["loss"] + weight * losses["mode_seeking"]
 
+    def generator_penalties(self) -> list[GeneratorPenalty]:
+        """The terms of G's loss computed from G's parameters (:mod:`ganaug.modules.penalties`),
+        which a family builds from its options; none here."""
+        return []
+
+    def add_generator_penalties(self, losses: dict[str, Tensor]) -> None:
+        """Add every :meth:`generator_penalties` term to ``losses`` (under its name) and, times
+        its weight, to ``losses["loss"]``."""
+        for penalty in self.generator_penalties():
+            losses[penalty.name] = penalty(self.generator)
+            losses["loss"] = losses["loss"] + penalty.weight * losses[penalty.name]
+
     def draw_noise(self, n: int) -> Tensor:
         """Standard normal noise (n, latent_dim) from this step's generator."""
         rng = self._rng
@@ -357,8 +415,11 @@ class GANModule(L.LightningModule):
         return self.discriminate(images, labels), None
 
     def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
-        """Classes of the fake images of a step: the real batch's, unless a subclass draws them."""
-        return labels
+        """Classes of the fake images of a step, drawn by the ``fake_labels`` policy from this
+        step's RNG (:mod:`ganaug.modules.fake_labels`); None for an unconditional model."""
+        if labels is None:
+            return None
+        return self.fake_label_policy(labels, self.step_rng)
 
     def discriminator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
         """The discriminator's losses for one batch; ``"loss"`` is what it minimises."""
@@ -397,6 +458,7 @@ class GANModule(L.LightningModule):
         )
         losses["real_logits"] = real_logits.detach().mean()
         losses["fake_logits"] = fake_logits.detach().mean()
+        losses["real_sign"] = real_logits.detach().float().sign().mean()  # ADA's signal
         return losses
 
     def generator_losses(self, real: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
@@ -421,6 +483,7 @@ class GANModule(L.LightningModule):
         losses = {"adversarial": self.adversarial_loss.generator(logits)}
         losses["loss"] = losses["adversarial"]
         self.add_mode_seeking_term(losses, fake, z, pairs)
+        self.add_generator_penalties(losses)
         if class_logits is not None:
             losses["class"] = class_loss_generator(self.hparams.class_loss, class_logits, labels)
             class_weight = self.hparams.class_loss_weight * self.condition_strength()
@@ -575,7 +638,31 @@ class GANModule(L.LightningModule):
                 checkpoint_path, map_location=map_location, hparams_file=hparams_file,
                 strict=strict, weights_only=True, **kwargs)
 
+    def get_extra_state(self) -> Tensor:
+        """The counters ``(d_steps_done, iteration)`` as a tensor in the state dict
+        (``_extra_state``): they travel with the weights wherever the state dict goes, such as
+        back from the workers of a ``ddp_spawn`` fit into the launching process."""
+        return torch.tensor([self.d_steps_done, self.iteration], dtype=torch.int64)
+
+    def set_extra_state(self, state: Any) -> None:
+        """Restore the counters from :meth:`get_extra_state`'s tensor."""
+        counters = torch.as_tensor(state)
+        if counters.shape != (2,) or counters.is_floating_point():
+            raise CheckpointMismatchError(
+                f"the state dict's _extra_state must hold 2 integer counters (d_steps_done, "
+                f"iteration), got {tuple(counters.shape)} of {counters.dtype}")
+        self.d_steps_done, self.iteration = (int(v) for v in counters.tolist())
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if checkpoint.get("global_step", 0) == 0 and self.d_steps_done > 0:
+            warnings.warn(
+                f"saving a checkpoint of a {type(self).__name__} that took {self.d_steps_done} D "
+                f"steps with a trainer that counts none (global_step 0): the trainer did not run "
+                "this fit, as the launching process of a ddp_spawn fit does not. The weights and "
+                "the module's counters (d_steps_done, iteration) are right, but resuming from this "
+                "file restarts the trainer's epochs and max_steps from 0; resume from a checkpoint "
+                "written during the fit (ModelCheckpoint), or fit with strategy='ddp'",
+                stacklevel=2)
         checkpoint[_CHECKPOINT_KEY] = {
             "class": class_name(type(self)),
             "lineage": [class_name(c) for c in type(self).__mro__ if issubclass(c, GANModule)],
@@ -583,6 +670,8 @@ class GANModule(L.LightningModule):
             "d_steps_done": self.d_steps_done,
             "iteration": self.iteration,
         }
+        if isinstance(self.augment_schedule, AdaptiveAugment):
+            checkpoint[_CHECKPOINT_KEY]["augment_schedule"] = self.augment_schedule.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(_CHECKPOINT_KEY)
@@ -604,7 +693,14 @@ class GANModule(L.LightningModule):
             )
         self.d_steps_done = int(state["d_steps_done"])
         self.iteration = int(state["iteration"])
+        weights = checkpoint.get("state_dict")
+        if isinstance(weights, dict):  # files written before the counters joined the state dict
+            weights.setdefault("_extra_state", self.get_extra_state())
         self._apply_condition_strength()
+        # an adaptive p continues where it was (a checkpoint without one: it starts afresh)
+        if isinstance(self.augment_schedule, AdaptiveAugment) and "augment_schedule" in state:
+            self.augment_schedule.load_state_dict(state["augment_schedule"])
+        self._sync_augment_probability()
 
     # pickling: through the networks' state dicts
 
@@ -637,8 +733,25 @@ class GANModule(L.LightningModule):
         for name, module in self.named_modules():
             module.training = networks["training"].get(name, module.training)
         self._apply_condition_strength()
+        self._sync_augment_probability()
 
     # internals
+
+    def _observe_augment(self, d_losses: dict[str, Tensor], n_real: int) -> None:
+        """Report a D step's overfitting signal to the augment schedule (summed over processes
+        under DDP) and apply the probability it gives to the next augmentations."""
+        if not isinstance(self.augment_schedule, AdaptiveAugment):
+            return
+        if "real_sign" not in d_losses:
+            raise ValueError(
+                f"ada_target needs the mean sign of D's real logits, d_losses['real_sign'], but "
+                f"{type(self).__name__}.discriminator_losses returned {sorted(d_losses)}: end it "
+                "with total_discriminator_loss(losses, real_logits, fake_logits)")
+        world = self.trainer.world_size if self._trainer is not None else 1
+        reduce = (lambda t: self.trainer.strategy.reduce(t, reduce_op="sum")) if world > 1 else None
+        self.augment_schedule.observe(d_losses["real_sign"], n_real, reduce)
+        self._sync_augment_probability()
+        self.log("augment/p", self.augment_probability, prog_bar=False)
 
     def _average_ema_buffers(self) -> None:
         """Average the EMA generator's buffers (BatchNorm running statistics) over processes.

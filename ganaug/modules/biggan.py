@@ -10,7 +10,8 @@ Batch size 50 and mirrored real images belong to the datamodule (``configs/bigga
 
 What a step sees, as in BigGAN-PyTorch: every D step takes its own real batch (``GANModule`` runs
 one D step per batch and a G step after every ``d_steps``-th), and fake images get classes drawn
-uniformly at random (``fake_labels="uniform"``), not the real batch's.
+uniformly at random (``fake_labels="uniform"``, :mod:`ganaug.modules.fake_labels`), not the real
+batch's.
 
 Speed options: ``channels_last`` memory format for both networks and the real batches (a
 ``GANModule`` option),
@@ -22,18 +23,15 @@ steps (100 by default here) rather than every step.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ganaug.modules.base import GANModule
 from ganaug.modules.checkpoint import register_gan
 from ganaug.networks.biggan import BigGANDiscriminator, BigGANGenerator
 
 __all__ = ["BigGAN"]
-
-FakeLabels = Literal["uniform", "real"]
 
 
 @register_gan
@@ -60,7 +58,8 @@ class BigGAN(GANModule):
         g_attention: int = 0,  # G: resolution of a self-attention block; 0 = none
         d_attention: int = 0,  # D: resolution of a self-attention block; 0 = none
         init_std: float = 0.02,  # weights of both networks start N(0, init_std)
-        fake_labels: FakeLabels = "uniform",  # classes of fake images: uniform, or the real batch's
+        fake_labels: str | list[float] = "uniform",  # classes of fake images: "uniform", the
+        # real batch's ("real") or K class weights (ganaug.modules.fake_labels)
         compile_networks: bool = False,  # torch.compile the generator and the discriminator
         latent_dim: int = 128,  # size of z
         channels: int = 3,  # image channels
@@ -79,8 +78,6 @@ class BigGAN(GANModule):
         if kwargs.get("class_loss_weight", 0.0) > 0:
             raise ValueError("BigGAN's discriminator has no auxiliary classifier: class_loss_weight "
                              "must be 0 (ConditionalGAN offers the AC-GAN term)")
-        if fake_labels not in ("uniform", "real"):
-            raise ValueError(f"fake_labels must be 'uniform' or 'real', got {fake_labels!r}")
         for name, value in (("g_width", g_width), ("d_width", d_width)):
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
@@ -88,6 +85,7 @@ class BigGAN(GANModule):
             num_classes=num_classes, latent_dim=latent_dim, channels=channels,
             image_size=image_size, loss=loss, d_steps=d_steps, lr_g=lr_g, lr_d=lr_d, betas=betas,
             augment_policy=augment_policy, ema_decay=ema_decay, ema_start=ema_start,
+            fake_labels=fake_labels,
             check_finite_every_n_steps=check_finite_every_n_steps, **kwargs,
         )
         self._compiled = False
@@ -118,14 +116,3 @@ class BigGAN(GANModule):
             self.generator.compile()
             self.discriminator.compile()
             self._compiled = True
-
-    # what a step sees
-
-    def draw_fake_labels(self, labels: Tensor | None) -> Tensor | None:
-        """Classes for a batch of fakes: uniform from this step's RNG, or the real batch's."""
-        if labels is None or self.hparams.fake_labels == "real":
-            return labels
-        rng = self.step_rng
-        device = rng.device if rng is not None else self.device
-        drawn = torch.randint(0, self.num_classes, labels.shape, generator=rng, device=device)
-        return drawn.to(labels.device, non_blocking=True)

@@ -5,7 +5,10 @@ through class-conditional batch norm in every layer; the discriminator sees it t
 projection head (Miyato & Koyama 2018, the default) or as one-hot input planes (Mirza &
 Osindero 2014), and with ``class_loss_weight > 0`` also classifies real images with an auxiliary
 head whose verdict on the fakes the generator minimises (AC-GAN; ``class_loss="adc"`` for
-ADC-GAN's real-and-fake classes).
+ADC-GAN's real-and-fake classes). With class-conditional batch norm, ``group_spectral_weight > 0``
+adds group spectral regularisation of its per-class gains and biases to G's loss (gSR, Rangwani
+et al. 2022, a remedy for the collapse of a long tail's rare classes:
+:mod:`ganaug.modules.group_spectral`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from torch import nn
 
 from ganaug.modules.base import GANModule
 from ganaug.modules.checkpoint import register_gan
+from ganaug.modules.group_spectral import GroupSpectralPenalty
+from ganaug.modules.penalties import GeneratorPenalty
 from ganaug.networks.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
@@ -37,6 +42,10 @@ class ConditionalGAN(GANModule):
         conditioning: Literal["projection", "onehot"] = "projection",  # how D sees the label
         g_conditioning: Literal["concat", "cbn"] = "concat",  # how G sees it: embedding + z, or
         # class-conditional batch norm in every layer
+        group_spectral_weight: float = 0.0,  # gSR weight on the cbn gains and biases (Rangwani
+        # et al. 2022); 0 = off; needs g_conditioning="cbn"
+        group_spectral_groups: int = 4,  # gSR groups: each class's C-vector as a (groups, C /
+        # groups) matrix; must divide every layer's channels
         **kwargs: Any,  # GANModule options (latent_dim, channels, image_size, loss, ...)
     ) -> None:
         if kwargs.get("condition_fade") is not None and g_conditioning != "concat":
@@ -45,7 +54,22 @@ class ConditionalGAN(GANModule):
         if num_classes < 1:
             raise ValueError(f"a conditional GAN needs num_classes >= 1, got {num_classes}; "
                              "use GAN for unconditional training")
+        if not group_spectral_weight >= 0:
+            raise ValueError(f"group_spectral_weight must be >= 0, got {group_spectral_weight}")
+        if group_spectral_weight > 0 and g_conditioning != "cbn":
+            raise ValueError("group_spectral_weight regularises the generator's class-conditional "
+                             "batch norm: it needs g_conditioning='cbn', got "
+                             f"{g_conditioning!r}")
         super().__init__(num_classes=num_classes, **kwargs)
+        for penalty in self.generator_penalties():
+            penalty(self.generator)  # refuses groups that do not divide a layer's channels
+
+    def generator_penalties(self) -> list[GeneratorPenalty]:
+        """gSR on the class-conditional batch norms when ``group_spectral_weight > 0``."""
+        hp = self.hparams
+        if hp.group_spectral_weight == 0:
+            return []
+        return [GroupSpectralPenalty(hp.group_spectral_weight, hp.group_spectral_groups)]
 
     def build_generator(self) -> nn.Module:
         hp = self.hparams

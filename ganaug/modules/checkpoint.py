@@ -42,9 +42,25 @@ class CheckpointMismatchError(CheckpointError):
     """A checkpoint was made for another class or architecture (shape, classes, latent size)."""
 
 
+_SCRIPT_MODULES = ("__main__", "__mp_main__")  # a script run as such, and as spawned workers see it
+
+
 def class_name(cls: type) -> str:
-    """``module.QualName``: how a checkpoint names its class."""
-    return f"{cls.__module__}.{cls.__qualname__}"
+    """``module.QualName``: how a checkpoint names its class.
+
+    A class defined in the launching script is ``__main__.Name`` in that process and
+    ``__mp_main__.Name`` in the processes ``multiprocessing`` spawns from it (``ddp_spawn``); both
+    are named ``__main__.Name`` so that a checkpoint written in a spawned worker is the script's.
+    """
+    module = "__main__" if cls.__module__ in _SCRIPT_MODULES else cls.__module__
+    return f"{module}.{cls.__qualname__}"
+
+
+def _script_name(name: str) -> str:
+    """``name`` with a spawned worker's ``__mp_main__.`` read as ``__main__.`` (files written
+    before ganaug named such classes by their script)."""
+    return "__main__." + name.removeprefix("__mp_main__.") if name.startswith("__mp_main__.") \
+        else name
 
 
 def register_gan(cls: type) -> type:
@@ -116,8 +132,8 @@ def resolve_checkpoint_class(checkpoint: dict[str, Any], asked: type, path: str 
             f"{path} is not a checkpoint written by a ganaug GAN module (it has no "
             f"'{CHECKPOINT_KEY}' record); load it with the class and code that wrote it"
         )
-    stored = meta["class"]
-    lineage = [name for name in meta.get("lineage", [stored]) if isinstance(name, str)]
+    stored = _script_name(meta["class"])
+    lineage = [_script_name(name) for name in meta.get("lineage", [stored]) if isinstance(name, str)]
     asked_name = class_name(asked)
     short = stored.rpartition(".")[2]
 
@@ -160,7 +176,8 @@ def check_checkpoint_class(meta: dict[str, Any], model: Any) -> None:
     stored = meta.get("class")
     if not isinstance(stored, str):
         return
-    lineage = [name for name in meta.get("lineage", [stored]) if isinstance(name, str)]
+    stored = _script_name(stored)
+    lineage = [_script_name(name) for name in meta.get("lineage", [stored]) if isinstance(name, str)]
     mine = [class_name(c) for c in type(model).__mro__]
     if any(_same_name(stored, name) for name in mine):
         return
@@ -176,6 +193,7 @@ def check_checkpoint_class(meta: dict[str, Any], model: Any) -> None:
 
 
 def _lookup(stored: str) -> type | None:
+    stored = _script_name(stored)
     if stored in _REGISTRY:
         return _REGISTRY[stored]
     if stored.startswith("__main__."):
@@ -187,6 +205,7 @@ def _lookup(stored: str) -> type | None:
 
 def _same_name(a: str, b: str) -> bool:
     """Equal names, or a class saved from a script (``__main__.Name``) and a ``Name`` elsewhere."""
+    a, b = _script_name(a), _script_name(b)
     if a == b:
         return True
     for script, other in ((a, b), (b, a)):

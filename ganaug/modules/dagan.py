@@ -190,6 +190,7 @@ class DAGAN(GANModule):
         adversarial = self.adversarial_loss.generator(self.discriminate(fake, sources))
         losses = {"adversarial": adversarial, "loss": adversarial}
         self.add_mode_seeking_term(losses, fake, z, pairs)
+        self.add_generator_penalties(losses)
         return losses
 
     # sampling

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ganaug.atomic import atomic_path
 from ganaug.study.curves import mean_curve, read_curve
 
 __all__ = ["chart_label", "plot_class_errors", "plot_curves", "plot_error_vs_ratio", "ratio_charts"]
@@ -47,6 +48,12 @@ def chart_label(row: dict[str, Any]) -> str:
     return row["arm"] + (f" ({row['variant']})" if row["variant"] else "")
 
 
+def _save(figure: Any, path: Path) -> None:
+    """Write ``figure`` as a PNG at ``path`` atomically (a reader never sees half a picture)."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120, format="png")
+
+
 def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """One PNG per (classifier, mode) of :func:`ratio_charts`: mean test error ± std over seeds
     of every arm. With several ratios, the arms with synthetic images are lines against the
@@ -70,7 +77,7 @@ def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         axes.grid(alpha=0.3, axis="y")
         figure.tight_layout()
         path = out / f"error_vs_ratio-{classifier}-{mode}.png"
-        figure.savefig(path, dpi=120)
+        _save(figure, path)
         plt.close(figure)
         written.append(path)
     return written
@@ -146,7 +153,7 @@ def plot_class_errors(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         axes.legend(fontsize=6, ncol=2)
         figure.tight_layout()
         path = out / f"class_errors-{classifier}.png"
-        figure.savefig(path, dpi=120)
+        _save(figure, path)
         plt.close(figure)
         written.append(path)
     return written
@@ -196,7 +203,7 @@ def plot_curves(records: list[dict[str, Any]], out: Path) -> list[Path]:
         axes[0][0].set_ylabel("error (%): test solid, training dashed")
         figure.tight_layout()
         path = out / f"curves-{classifier}.png"
-        figure.savefig(path, dpi=120)
+        _save(figure, path)
         plt.close(figure)
         written.append(path)
     return written

@@ -25,7 +25,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ganaug.study.config import StudyConfig
-from ganaug.study.executors import last_line, quiet_lightning
+from ganaug.study.executors import error_line, quiet_lightning
 from ganaug.study.runner import Study
 from ganaug.study.schedule import Schedule
 from ganaug.study.tasks import Task, perform
@@ -196,7 +196,7 @@ class _Schedule:
             result, seconds = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
             self.schedule.failed(task, str(error))
-            bar.write(f"study: {task.name} failed: {last_line(str(error))}")
+            bar.write(f"study: {task.name} failed: {error_line(str(error))}")
             return
         self.schedule.succeeded(task, result, seconds, self.study.timings)
         bar.update(1)
