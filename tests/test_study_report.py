@@ -223,3 +223,14 @@ def test_chromium_fits_the_default_study_page_in_1400_pixels(tmp_path, tmp_path_
     assert shown["viewport"] == 1400, shown
     assert shown["page"] <= shown["viewport"], shown
     assert shown["lastcell"] <= shown["tableright"] <= shown["viewport"], shown
+
+
+def test_a_zero_reference_error_gives_no_relative_change(tmp_path):
+    """Relative to a reference error of 0 there is no percentage (it was printed as +nan %)."""
+    records = [record("real", s, 0.0) for s in range(2)] + \
+        [record("classic", s, 0.0) for s in range(2)] + \
+        [record("synthetic", s, 70.0 + 5 * s, "plain", "replace", 1.0) for s in range(2)]
+    write_results(records, summarize(records), tmp_path)
+    table = (tmp_path / "report.html").read_text().split('<table class="summary">')[1]
+    text = re.sub(r"<[^>]+>", "", table.split("</table>")[0])
+    assert "nan" not in text and "+72.50 [" in text

@@ -97,9 +97,11 @@ def _interval_cell(result: dict[str, float] | None) -> str:
         return f"<td>{result['mean']:+.2f} (n=1)</td>"
     mark = "*" if result["significant"] else ""
     css = ' class="interval significant"' if result["significant"] else ' class="interval"'
+    relative = result.get("relative", math.nan)  # NaN when the reference error is 0
+    relative = (f' <span class="num">({100 * relative:+.0f} %)</span>'
+                if math.isfinite(relative) else "")
     return (f'<td{css}><span class="num">{result["mean"]:+.2f} [{result["low"]:+.2f}, '
-            f'{result["high"]:+.2f}]{mark}</span> <span class="num">'
-            f"({100 * result['relative']:+.0f} %)</span></td>")
+            f'{result["high"]:+.2f}]{mark}</span>{relative}</td>')
 
 
 def _summary_table(rows: list[dict[str, Any]]) -> str:
