@@ -158,6 +158,10 @@ def test_a_bad_judge_is_named_by_the_classifier_loader_and_the_command(files, tm
         assert stopped.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith(f"ganaug: error: {message} {path}") and "Traceback" not in err
+    with pytest.raises(ValueError, match=f"{made['gan']} is a checkpoint of a GAN "
+                                         r"\(ganaug.modules.cgan.ConditionalGAN\), not of a "
+                                         "ClassifierModule"):
+        ClassifierModule.load_from_checkpoint(made["gan"])
     torch.save(tiny_classifier().state_dict(), tmp_path / "bare.pt")
     with pytest.raises(UnreadableFileError, match="bare.pt is not a Lightning checkpoint of a "
                                                   "ClassifierModule.*load_weights"):
