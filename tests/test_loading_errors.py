@@ -169,6 +169,17 @@ def test_a_bad_judge_is_named_by_the_classifier_loader_and_the_command(files, tm
     assert not (root / "ran").exists()
 
 
+def test_a_crafted_inception_weights_file_is_refused_before_torch_fidelity_reads_it(tmp_path):
+    """torch-fidelity reads a local weights file with weights_only=False; ganaug reads it first."""
+    from ganaug.metrics.extractors import InceptionV3
+
+    torch.save({"fc.weight": CreatesAFile(tmp_path / "ran")}, tmp_path / "inception.pth")
+    with pytest.raises(UnreadableFileError,
+                       match=f"refusing to load the Inception weights file .*inception.pth"):
+        InceptionV3(weights_path=str(tmp_path / "inception.pth"))
+    assert not (tmp_path / "ran").exists()
+
+
 STUDY = dict(dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
              modes=["augment"], ratios=[0.5], classic_augment="flip", max_steps=3, batch_size=8,
              gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10), gan_max_steps=4,
