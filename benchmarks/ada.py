@@ -4,11 +4,11 @@ Trains the default study's GAN (``StudyConfig.quick()``: the ADC GAN with mode s
 MNIST-5k digits per class) once with every DiffAugment op always on (p = 1, the default) and once
 with ``ada_target`` (Karras et al. 2020; p starts at 0 and follows E[sign(D(real))]), for each GAN
 seed, through the study's own code, so an arm is exactly a ``gan_options`` change of a study
-config. For each GAN it prints the final augment probability and the last r_t, the class
-faithfulness of the EMA generator as the study's independent judge sees it (150 held-out digits
-per class; mean over classes and worst class, at the last iteration and at the snapshot the
-referee keeps), and the FID of 100 images per class against the 3,000 test digits in the judge's
-penultimate features.
+config. For each GAN it prints the largest and the final augment probability and the last r_t
+(the whole curve is in ``gan-ada-s<seed>/augment.json``), the class faithfulness of the EMA
+generator as the study's independent judge sees it (150 held-out digits per class; mean over
+classes and worst class, at the last iteration and at the snapshot the referee keeps), and the
+FID of 100 images per class against the 3,000 test digits in the judge's penultimate features.
 
     nice -n 10 env OMP_NUM_THREADS=1 .venv/bin/python benchmarks/ada.py --out runs/ada \\
         --iterations 400 --seeds 0 1
@@ -87,7 +87,8 @@ def main() -> None:
     real.setup("fit")
     arms = {"fixed": {}, "ada": {"ada_target": args.target, "ada_images": args.ada_images}}
 
-    print(f"{'arm':<6} {'seed':>4} {'final p':>7} {'last r_t':>8} {'judge mean':>10} {'worst':>6} "
+    print(f"{'arm':<6} {'seed':>4} {'max p':>5} {'final p':>7} {'last r_t':>8} "
+          f"{'judge mean':>10} {'worst':>6} "
           f"{'kept mean':>9} {'worst':>6} {'FID(judge)':>10} {'seconds':>7}")
     for seed in args.seeds:
         for arm, options in arms.items():
@@ -103,7 +104,9 @@ def main() -> None:
                             n_per_class=args.fid_per_class, seed=seed)
             ratio = getattr(model.augment_schedule, "last_ratio", None)
             ratio = "-" if ratio is None else f"{ratio:.3f}"
-            print(f"{arm:<6} {seed:>4} {model.augment_probability:>7.3f} {ratio:>8} "
+            history = getattr(model.augment_schedule, "history", None)
+            top = model.augment_probability if not history else max(p for *_, p in history)
+            print(f"{arm:<6} {seed:>4} {top:>5.3f} {model.augment_probability:>7.3f} {ratio:>8} "
                   f"{last['judge_mean']:>10.3f} {last['judge_worst']:>6.3f} "
                   f"{kept['judge_mean']:>9.3f} {kept['judge_worst']:>6.3f} {fid:>10.2f} "
                   f"{seconds:>7.0f}", flush=True)
