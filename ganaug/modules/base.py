@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
 from ganaug.augment_schedule import AdaptiveAugment, AlwaysAugment, AugmentSchedule
+from ganaug.checkpoint_io import use_safe_checkpoint_io
 from ganaug.images import check_batch, image_grid
 from ganaug.losses import (
     CLASS_LOSSES,
@@ -287,6 +288,8 @@ class GANModule(PretrainedMixin, L.LightningModule):
     # Lightning wiring
 
     def setup(self, stage: str) -> None:
+        # checkpoints (ckpt_path, ddp_spawn's weights) read safely and written atomically
+        use_safe_checkpoint_io(self._trainer)
         strategy = getattr(self._trainer, "strategy", None) if self._trainer else None
         kwargs = getattr(strategy, "_ddp_kwargs", None)
         if isinstance(strategy, DDPStrategy) and kwargs is not None:
