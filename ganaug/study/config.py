@@ -136,6 +136,13 @@ class Recipe:
         if options.get("sampling", "random") not in SAMPLINGS:
             raise ValueError(f"recipe {self.name!r}: sampling must be one of {SAMPLINGS}, got "
                              f"{options['sampling']!r}")
+        if options.get("imbalance_loss") is not None and options.get("class_weights") is not None:
+            raise ValueError(f"recipe {self.name!r}: class_weights and imbalance_loss both weigh "
+                             f"the loss by class: choose one")
+        if options.get("sampling", "random") != "random" and \
+                options.get("synthetic_share") is not None:
+            raise ValueError(f"recipe {self.name!r}: sampling and synthetic_share both decide what "
+                             f"a batch holds: choose one")
         if not isinstance(options.get("real_only", False), bool):
             raise ValueError(f"recipe {self.name!r}: real_only must be true or false")
         balance = [k for k in BALANCE_OPTIONS if k in options]
