@@ -13,6 +13,7 @@ from ganaug.metrics.faithfulness import (
     FaithfulnessResult,
     bank_faithfulness,
     generator_faithfulness,
+    judge_agreement,
 )
 from ganaug.metrics.selection import SelectGenerator
 
@@ -153,3 +154,12 @@ def test_the_metrics_callback_logs_faithfulness_without_an_extractor(trainer_fac
     assert callback.evaluator is None  # no feature extractor was built
     with pytest.raises(ValueError, match="nothing to measure"):
         GenerativeMetrics(metrics=())
+
+
+def test_two_judges_agree_on_the_images_they_class_alike():
+    # brightness bins of 2 and of 4 judges: levels 0-3 of 4 map to classes 0, 0, 1, 1 and
+    # 0, 1, 2, 3; the two agree where the class is the same: level 0 (0 = 0) only
+    images = brightness_images([0, 1, 2, 3, 0, 0], 4)
+    assert judge_agreement(images, BrightnessJudge(2), BrightnessJudge(4)) == pytest.approx(3 / 6)
+    assert judge_agreement(images, BrightnessJudge(4), BrightnessJudge(4), batch_size=4) == 1.0
+    assert math.isnan(judge_agreement(images[:0], BrightnessJudge(4), BrightnessJudge(4)))

@@ -227,7 +227,7 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    (dict(colour="red"), r"unknown study options \['colour'\]"),
+    (dict(colour="red"), r"a study config has no option 'colour'"),
     (dict(modes=["replace"], ratios=[1.5]), "cannot be used with mode 'replace'"),
     (dict(ratios=[0.0]), "ratios must be finite and > 0"),
     (dict(variants=[dict(name="a"), dict(name="a")]), "variant names must be unique"),
@@ -435,3 +435,83 @@ def test_a_variant_with_class_balanced_gan_batches_trains_its_own_gan_on_them(tm
         if variant["name"] == "plain":
             del variant["gan_sampler"]
     assert setting_differences(recorded, config) == {}
+
+
+def test_summary_averages_the_banks_per_class_measures_and_shows_the_rarest_two_by_hand():
+    from ganaug.study.report import rarest_classes
+
+    assert rarest_classes([50, 5, 8]) == [1, 2] and rarest_classes([4, 4, 4]) == []
+    assert rarest_classes([9, 5, 5]) == [2, 1]  # the higher label first among equal counts
+    counts = [50, 5, 8]
+    records = [
+        dict(record("real", s, 10.0, class_errors=(1.0, 2.0, 3.0)), class_train_counts=counts)
+        for s in (0, 1)
+    ] + [
+        dict(record("gan", 0, 9.0, "plain", "balance", 1.0, class_errors=(1.0, 2.0, 3.0),
+                    faithful=(0.8, 0.6)), class_train_counts=counts,
+             faithfulness_per_class=[None, 0.6, 1.0], spread_per_class=[None, 0.5, 0.3],
+             judges_agree=0.9),
+        dict(record("gan", 1, 9.0, "plain", "balance", 1.0, class_errors=(1.0, 2.0, 3.0),
+                    faithful=(0.9, 0.8)), class_train_counts=counts,
+             faithfulness_per_class=[None, 0.8, 1.0], spread_per_class=[None, 0.7, None],
+             judges_agree=0.8),
+    ]
+    rows = {row["arm"]: row for row in summarize(records)}
+    gan = rows["gan"]
+    assert gan["faithfulness_per_class"] == pytest.approx([None, 0.7, 1.0])
+    assert gan["spread_per_class"] == pytest.approx([None, 0.6, 0.3])  # a seed without: skipped
+    assert gan["judges_agree"] == pytest.approx(0.85)
+    assert "faithfulness_per_class" not in rows["real"]
+    table = format_table(list(rows.values()))
+    # the rarest two: class 1 (5 images), then class 2 (8)
+    assert "faithful 1/2" in table and "spread 1/2" in table and "judges agree" in table
+    assert "70/100%" in table and "0.60/0.30" in table and "85%" in table
+
+
+def test_a_long_tail_study_reports_two_judges_and_per_class_spread(tmp_path):
+    values = {**TINY, "n_per_class": 6, "imbalance_factor": 3, "seeds": [0], "modes": ["balance"],
+              "ratios": [1.0], "variants": [{"name": "plain"}], "gan_arms": ["gan+classic"],
+              "cas": False, "second_judge": True, "class_novelty": True}
+    rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
+    assert (tmp_path / "judge2.pt").is_file()
+    first, second = (json.loads((tmp_path / f"{name}.json").read_text())
+                     for name in ("judge", "judge2"))
+    assert first["seed"] != second["seed"] and len(second["test_accuracy_per_class"]) == 10
+    verdict = json.loads((tmp_path / "banks" / "plain-seed0.faithfulness.json").read_text())
+    assert 0 <= verdict["judges_agree"] <= 1
+    # real images 6, 5, 5, 4, 4, 3, 3, 3, 2, 2: class 0 gets no synthetic image, classes 1 and 2
+    # one (no nearest other: no spread), the others 2 to 4, measured against as many of the 5
+    # held-out images
+    spread = verdict["spread_per_class"]
+    assert spread[:3] == [None, None, None] and all(v is not None and v >= 0 for v in spread[3:])
+    # the 4-step GAN draws one image whatever the noise: a collapsed bank, spread 0
+    bank = torch.load(tmp_path / "banks" / "plain-seed0.pt", weights_only=True)["images"]
+    if len(torch.unique(bank.flatten(1), dim=0)) == 1:
+        assert spread[3:] == [0.0] * 7
+    gan = next(row for row in rows if row["arm"] == "gan+classic")
+    assert gan["spread_per_class"] == pytest.approx(spread)
+    assert gan["judges_agree"] == pytest.approx(verdict["judges_agree"])
+    page = (tmp_path / "report.html").read_text()
+    assert "judge2 accuracy" in page and "gan+classic plain: spread" in page
+    assert "spread 9/8" in (tmp_path / "table.txt").read_text()
+
+
+@pytest.mark.parametrize("name", ["mnist5k_longtail_gan", "mnist5k_longtail_dagan"])
+def test_the_long_tail_gan_and_dagan_studies_run_at_a_tiny_size(tmp_path, name):
+    from pathlib import Path
+
+    values = yaml.safe_load(
+        (Path(__file__).parents[1] / "configs" / "study" / f"{name}.yaml").read_text())
+    sizes = {key: TINY[key] for key in ("dataset", "image_size", "test_per_class", "max_steps",
+                                        "batch_size", "gan_max_steps", "accelerator",
+                                        "judge_per_class")}
+    tiny_gan = {"latent_dim": 8, "g_width": 4, "d_width": 4, "grid_size": 10}
+    values.update(sizes, n_per_class=6, imbalance_factor=3, seeds=[0], gan_batch_size=8,
+                  gan_options={**values["gan_options"], **tiny_gan})
+    if values.get("gan_selection"):
+        values["gan_selection"] = dict(every_n_iterations=1, n_per_class=2)
+    rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
+    variants = {v["name"] for v in values["variants"]}
+    synthetic = [row for row in rows if row["arm"] == "gan+classic"]
+    assert {row["variant"] for row in synthetic} == variants
+    assert all("spread_per_class" in row and "judges_agree" in row for row in synthetic)

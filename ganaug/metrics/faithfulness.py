@@ -30,6 +30,7 @@ __all__ = [
     "FaithfulnessResult",
     "bank_faithfulness",
     "generator_faithfulness",
+    "judge_agreement",
 ]
 
 
@@ -117,6 +118,32 @@ def bank_faithfulness(
         metric.update(judge(batch), labels[start:start + batch_size].to(device))
     judge.train(was_training)
     return metric.result()
+
+
+@torch.no_grad()
+def judge_agreement(
+    images: Tensor,  # (N, C, H, W): uint8, or float in [-1, 1]
+    judge: nn.Module,  # classifier of images in [-1, 1] -> logits (N, K)
+    other: nn.Module,  # a second, independently trained one
+    *,
+    batch_size: int = 500,
+) -> float:
+    """The fraction of ``images`` to which two judges give the same class: how far a verdict on
+    them is the images' and not one judge's (issue 26: a judge trained on too few images called
+    clean 4s "6"). NaN for no images."""
+    if not len(images):
+        return float("nan")
+    agree = 0
+    states = judge.training, other.training
+    judge.eval(), other.eval()
+    device = next(judge.parameters()).device
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size].to(device)
+        if not batch.is_floating_point():
+            batch = from_uint8(batch)
+        agree += int((judge(batch).argmax(1) == other(batch).argmax(1)).sum())
+    judge.train(states[0]), other.train(states[1])
+    return agree / len(images)
 
 
 @torch.no_grad()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ganaug.classify.imbalance import check_imbalance_loss
+from ganaug.config_errors import unknown_key_error
 from ganaug.data.blend import SAMPLINGS
 from ganaug.data.datamodule import TRAINING_SAMPLERS
 from ganaug.diversity import DiversityControl
@@ -20,6 +21,18 @@ from ganaug.modules import resolve_gan
 
 __all__ = ["RESULT_NEUTRAL_SETTINGS", "Recipe", "StudyConfig", "Variant", "copy_config",
            "setting_differences"]
+
+
+def _check_keys(values: Any, cls: type, what: str) -> dict[str, Any]:
+    """``values`` if it is a mapping of ``cls``'s fields (``gan`` too, for a study config), else
+    a one-line error naming the first unknown key and the closest field names."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{what} must be a mapping of option to value, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)} | ({"gan"} if cls is StudyConfig else set())
+    for key in values:
+        if key not in known:
+            raise unknown_key_error(str(key), what, known)
+    return values
 
 
 SOURCES = ("gan", "interpolation")
@@ -208,6 +221,10 @@ class StudyConfig:
     # measuring the synthetic data
     judge_per_class: int = 150  # real images per class held out of training and test to train the
     # judge that measures each bank's class faithfulness; 0 = no judge
+    second_judge: bool = False  # also train a second judge (another seed, the same images) and
+    # report how often the two agree on each bank's images (judges_agree)
+    class_novelty: bool = False  # also measure each bank's spread and novelty per class, in
+    # pixels, against as many of the judge's held-out real images (ganaug.metrics.class_novelty)
     bank_referee_seeds: list[int] | None = None  # the classic-arm classifiers (first classifier)
     # of these seeds filter and pick the banks' images together, by their mean class
     # probabilities (ClassifierEnsemble); None = the referee alone (data_seed). The GAN's snapshot
@@ -277,18 +294,17 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known - {"gan"}
-        if unknown:
-            raise ValueError(f"unknown study options {sorted(unknown)}; known: {sorted(known)}")
+        _check_keys(values, cls, "a study config")
         values = dict(values)
         if "gan" in values:
             values.update(gan_fields(values.pop("gan"), values))
         if "variants" in values:
-            values["variants"] = [v if isinstance(v, Variant) else Variant(**v)
+            values["variants"] = [v if isinstance(v, Variant) else
+                                  Variant(**_check_keys(v, Variant, "a variant"))
                                   for v in values["variants"]]
         if "recipes" in values:
-            values["recipes"] = [r if isinstance(r, Recipe) else Recipe(**r)
+            values["recipes"] = [r if isinstance(r, Recipe) else
+                                 Recipe(**_check_keys(r, Recipe, "a recipe"))
                                  for r in values["recipes"]]
         config = cls(**values)
         config.validate()
@@ -321,6 +337,9 @@ class StudyConfig:
                              f"{self.curve_test_per_class}")
         if self.judge_per_class < 0:
             raise ValueError(f"judge_per_class must be >= 0, got {self.judge_per_class}")
+        if (self.second_judge or self.class_novelty) and not self.judge_per_class:
+            raise ValueError("second_judge and class_novelty measure banks with the judge's "
+                             "held-out real images: set judge_per_class > 0")
         if self.bank_referee_seeds is not None:
             seeds = self.bank_referee_seeds
             if not seeds or len(set(seeds)) != len(seeds) or \

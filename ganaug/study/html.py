@@ -3,8 +3,9 @@ network (the images are embedded as base64 data URIs, the style is inline, there
 
 It shows the summary table (the text table's content with the paired 95 % intervals and their
 marks), the plots (error against ratio, per-class error, learning curves), each GAN's sample grid
-with the snapshot its selection kept, the judge's class faithfulness of every bank, and the exact
-configuration. It reads what the study folder holds, so a folder of an older study, without
+with the snapshot its selection kept, the judge's class faithfulness of every bank, a per-class
+table (real images, the judges' accuracy, error and the banks' faithfulness, spread and novelty),
+and the exact configuration. It reads what the study folder holds, so a folder of an older study, without
 curves or faithfulness, gives a page without them.
 """
 
@@ -17,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ganaug.atomic import atomic_write_text
 __all__ = ["write_report"]
 
 _STYLE = """
@@ -126,11 +128,13 @@ def _synthetic_data(out: Path) -> str:
                          f"{len(selection['history'])} checked.</p>")
     if not parts:
         parts.append('<p class="note">No GAN sample grid in this study folder.</p>')
-    judge = _read_json(out / "judge.json")
-    if judge:
-        parts.append(f'<p class="note">Judge: {_text(judge["architecture"])} trained on '
-                     f"{_text(judge['trained_on'])}, test accuracy "
-                     f"{_percent(judge['test_accuracy'])}.</p>")
+    for name in ("judge", "judge2"):
+        judge = _read_json(out / f"{name}.json")
+        if judge:
+            title = "Judge" if name == "judge" else "Second judge"
+            parts.append(f'<p class="note">{title}: {_text(judge["architecture"])} trained on '
+                         f"{_text(judge['trained_on'])}, test accuracy "
+                         f"{_percent(judge['test_accuracy'])}.</p>")
     banks = sorted(out.glob("banks/*.faithfulness.json"))
     verdicts = [(path.name.removesuffix(".faithfulness.json"), _read_json(path)) for path in banks]
     verdicts = [(name, v) for name, v in verdicts if v and "per_class" in v]
@@ -149,6 +153,60 @@ def _synthetic_data(out: Path) -> str:
     return "\n".join(parts)
 
 
+def _per_class_table(rows: list[dict[str, Any]], out: Path) -> str:
+    """Per class: real training images, each judge's test accuracy, and for the best real-only
+    row and every row of synthetic data with per-class bank measures, the test error and the
+    banks' faithfulness, spread and novelty (means over seeds)."""
+    if not rows:
+        return '<p class="note">No runs.</p>'
+    classes = len(rows[0]["class_error_mean"])
+    counts = next((r["class_train_counts"] for r in rows if r.get("class_train_counts")), None)
+    judges = [(name, j) for name in ("judge", "judge2")
+              if (j := _read_json(out / f"{name}.json")) and "test_accuracy_per_class" in j]
+    shown = [r for r in rows if r.get("best_real") or "faithfulness_per_class" in r]
+    header = ["class"] + (["real images"] if counts else [])
+    header += [f"{name} accuracy" for name, _ in judges]
+    columns: list[tuple[dict[str, Any], str]] = []
+    for row in shown:
+        label = " ".join(str(row[k]) for k in ("arm", "variant", "recipe") if row[k])
+        label += f" ({row['classifier']})" if len({r["classifier"] for r in rows}) > 1 else ""
+        fields = ["class_error_mean"] + [f for f in ("faithfulness_per_class",
+                                                     "second_judge_per_class",
+                                                     "spread_per_class", "novelty_per_class")
+                                         if f in row]
+        for field in fields:
+            columns.append((row, field))
+            header.append(f"{label}: {_PER_CLASS_NAMES[field]}")
+    lines = ['<table class="per-class"><thead><tr>'
+             + "".join(f"<th>{_text(h)}</th>" for h in header) + "</tr></thead><tbody>"]
+    for k in range(classes):
+        cells = [f"<td>{k}</td>"] + ([f"<td>{counts[k]}</td>"] if counts else [])
+        cells += [f"<td>{_percent(j['test_accuracy_per_class'][k])}</td>" for _, j in judges]
+        for row, field in columns:
+            value = row[field][k]
+            if value is None or value != value:
+                cells.append("<td></td>")
+            elif field == "class_error_mean":
+                cells.append(f"<td>{value:.1f}</td>")
+            elif field.endswith("judge_per_class") or field == "faithfulness_per_class":
+                cells.append(f"<td>{_percent(value, 0)}</td>")
+            else:
+                cells.append(f"<td>{value:.2f}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines.append("</tbody></table><p class=\"note\">Test error % per class, mean over seeds; "
+                 "faithful: the judge's share of a bank's images of the class that it assigns "
+                 "to the class (judge 2: the second judge's); spread and novelty: the banks' "
+                 "median nearest-neighbour distances within the class and to its training "
+                 "images, over those of as many held-out real images (1 = as varied, as new as "
+                 "unseen real images).</p>")
+    return "\n".join(lines)
+
+
+_PER_CLASS_NAMES = {"class_error_mean": "error %", "faithfulness_per_class": "faithful",
+                    "second_judge_per_class": "faithful (judge 2)",
+                    "spread_per_class": "spread", "novelty_per_class": "novelty"}
+
+
 def write_report(records: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> Path:
     """Write ``out / "report.html"`` from the summary rows and the files in ``out`` (call it
     after the plots are written); returns its path."""
@@ -165,6 +223,7 @@ def write_report(records: list[dict[str, Any]], rows: list[dict[str, Any]], out:
         _figures(out, "error_vs_ratio-*.png", "No ratio plot (no GAN arm in this study)."),
         "<h2>Test error per class</h2>",
         _figures(out, "class_errors-*.png", "No per-class plot."),
+        _per_class_table(rows, out),
         "<h2>Learning curves</h2>",
         _figures(out, "curves-*.png", "No learning curve recorded (runs of an older study, or "
                                       "curve_points: 0)."),
@@ -175,5 +234,5 @@ def write_report(records: list[dict[str, Any]], rows: list[dict[str, Any]], out:
             f"<title>ganaug study: {_text(out.resolve().name)}</title><style>{_STYLE}</style>"
             "</head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
     return path

@@ -10,16 +10,17 @@ error (the mean of the per-class errors), which the overall error equals on a ba
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ganaug.atomic import atomic_path, atomic_write_json, atomic_write_text
 from ganaug.study.plan import ARMS, REAL_ARMS
 
-__all__ = ["format_table", "minority_classes", "paired_interval", "summarize", "write_results"]
+__all__ = ["BANK_PER_CLASS", "format_table", "minority_classes", "paired_interval",
+           "rarest_classes", "summarize", "write_results"]
 
 
 def minority_classes(class_counts: list[int]) -> list[int]:
@@ -30,6 +31,33 @@ def minority_classes(class_counts: list[int]) -> list[int]:
         return []
     order = sorted(range(len(class_counts)), key=lambda c: (class_counts[c], -c))
     return sorted(order[: len(class_counts) // 2])
+
+
+def rarest_classes(class_counts: list[int], n: int = 2) -> list[int]:
+    """The ``n`` classes with the fewest real training images, rarest first (the higher label
+    first among equal counts); empty when every class has as many images as every other."""
+    if len(set(class_counts)) <= 1:
+        return []
+    return sorted(range(len(class_counts)), key=lambda c: (class_counts[c], -c))[:n]
+
+
+BANK_PER_CLASS = ("faithfulness_per_class", "second_judge_per_class", "spread_per_class",
+                  "novelty_per_class")
+"""A synthetic run's per-class measures of its bank, averaged over seeds in the summary."""
+
+
+def _per_class_means(members: list[dict[str, Any]], field: str) -> list[float | None] | None:
+    """The mean over seeds of each class's value of ``field`` (None where no seed has one)."""
+    lists = [m[field] for m in members if m.get(field) is not None]
+    if not lists:
+        return None
+    array = np.array([[math.nan if v is None else v for v in values] for values in lists],
+                     dtype=float)
+    means = []
+    for column in array.T:
+        finite = column[~np.isnan(column)]
+        means.append(float(finite.mean()) if len(finite) else None)
+    return means
 
 
 def _minority_error(record: dict[str, Any]) -> float | None:
@@ -143,6 +171,12 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
         if faithful:
             row["faithfulness_mean"] = float(np.mean([m["faithfulness_mean"] for m in faithful]))
             row["faithfulness_worst"] = float(min(m["faithfulness_worst"] for m in faithful))
+        for field in BANK_PER_CLASS:
+            if (means := _per_class_means(members, field)) is not None:
+                row[field] = means
+        agree = [m["judges_agree"] for m in members if m.get("judges_agree") is not None]
+        if agree:
+            row["judges_agree"] = float(np.mean(agree))
         for name, arm_alone in (("cas", "synthetic"), ("cas_classic", "synthetic+classic")):
             if (classifier, variant, arm_alone) in cas:
                 row[name] = cas[(classifier, variant, arm_alone)]
@@ -186,6 +220,7 @@ def _add_imbalance(row: dict[str, Any], members: list[dict[str, Any]]) -> None:
     minority = [m["minority_error"] for m in members if m["minority_error"] is not None]
     if minority:
         row["minority_classes"] = minority_classes(members[0]["class_train_counts"])
+        row["class_train_counts"] = list(members[0]["class_train_counts"])
         row["minority_error_mean"], row["minority_error_std"] = _mean_std(minority)
 
 
@@ -211,6 +246,15 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     if imbalanced:
         header += (f" {'minority err %':>14} {'minority vs control':>24} "
                    f"{'minority vs best real-only':>27}")
+    counts = next((r["class_train_counts"] for r in rows if r.get("class_train_counts")), [])
+    rare = rarest_classes(counts) if any("faithfulness_per_class" in r for r in rows) else []
+    spread = any("spread_per_class" in r for r in rows)
+    agree = any("judges_agree" in r for r in rows)
+    if rare:
+        names = "/".join(map(str, rare))
+        header += f" {'faithful ' + names:>14}" + (f" {'spread ' + names:>11}" if spread else "")
+    if agree:
+        header += f" {'judges agree':>12}"
     lines = [header, "-" * len(header)]
     for row in rows:
         ratio = f"{row['ratio']:g}" if row["variant"] else ""
@@ -224,7 +268,16 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{row['error_mean']:>6.2f} ± {row['error_std']:<4.2f} "
             f"{_interval(row.get('vs_control')):>24} {best:>27} {faithful:>8} {worst:>5} {cas:>5}"
             + (f" {_percent(row.get('cas_classic')):>5}" if with_classic else "")
-            + (_minority_columns(row) if imbalanced else ""))
+            + (_minority_columns(row) if imbalanced else "")
+            + (_rare_columns(row, rare, spread) if rare else "")
+            + (f" {_percent(row.get('judges_agree')):>12}" if agree else ""))
+    if rare:
+        lines.append(f"faithful / spread {'/'.join(map(str, rare))}: the rarest two classes' "
+                     "judge faithfulness and bank spread (1 = as varied as held-out real images "
+                     "of the class), mean over seeds")
+    if agree:
+        lines.append("judges agree: share of the banks' images to which two independently "
+                     "trained judges give the same class")
     if imbalanced:
         classes = next(row["minority_classes"] for row in rows if "minority_classes" in row)
         lines.append(f"minority: the rarest half of the classes by real training images "
@@ -245,6 +298,20 @@ def _percent(value: float | None) -> str:
     return f"{100 * value:>4.0f}%" if value is not None else ""
 
 
+def _rare_columns(row: dict[str, Any], rare: list[int], spread: bool) -> str:
+    """The rarest classes' faithfulness (%) and spread, "a/b", blank for a row without them."""
+    def joined(field: str, form: str) -> str:
+        values = row.get(field)
+        if values is None:
+            return ""
+        return "/".join("-" if values[c] is None else format(values[c] * (100 if form == "%" else 1),
+                                                            ".0f" if form == "%" else ".2f")
+                        for c in rare) + ("%" if form == "%" else "")
+
+    text = f" {joined('faithfulness_per_class', '%'):>14}"
+    return text + (f" {joined('spread_per_class', ''):>11}" if spread else "")
+
+
 def _minority_columns(row: dict[str, Any]) -> str:
     if "minority_error_mean" not in row:
         return ""
@@ -261,7 +328,7 @@ def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out
     fields = ["run_id", "classifier", "arm", "variant", "recipe", "mode", "ratio", "seed",
               "train_images", "synthetic_images", "test_error", "balanced_error", "test_samples",
               "faithfulness_mean", "faithfulness_worst"]
-    with open(out / "results.csv", "w", newline="") as file:
+    with atomic_path(out / "results.csv") as temporary, open(temporary, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=fields + ["class_errors", "class_train_counts"])
         writer.writeheader()
         for record in records:
@@ -269,8 +336,8 @@ def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out
                              "class_errors": " ".join(f"{e:.2f}" for e in record["class_errors"]),
                              "class_train_counts": " ".join(
                                  map(str, record.get("class_train_counts") or []))})
-    (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    (out / "table.txt").write_text(format_table(rows) + "\n")
+    atomic_write_json(out / "summary.json", rows)
+    atomic_write_text(out / "table.txt", format_table(rows) + "\n")
     from ganaug.study.html import write_report
     from ganaug.study.plots import plot_class_errors, plot_curves, plot_error_vs_ratio
 

@@ -31,6 +31,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ganaug.atomic import atomic_save, atomic_write_json, atomic_write_text
+from ganaug.checkpoint_io import SafeCheckpointIO
 from ganaug.classify import ClassifierEnsemble, ClassifierModule
 from ganaug.data import (
     ImageDataModule,
@@ -46,13 +48,16 @@ from ganaug.data.datamodule import EpochSeededRandomSampler
 from ganaug.data.interpolation import InterpolationSource
 from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl
-from ganaug.images import write_png
-from ganaug.metrics.faithfulness import bank_faithfulness
+from ganaug.images import from_uint8, write_png
+from ganaug.metrics.faithfulness import bank_faithfulness, judge_agreement
+from ganaug.metrics.novelty import class_novelty
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
+from ganaug.serialization import load_weights
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
+from ganaug.study.lock import StudyLock
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
 from ganaug.study.report import summarize, write_results
 from ganaug.study.timings import TaskTimings
@@ -62,6 +67,15 @@ if TYPE_CHECKING:
 
 __all__ = ["Study", "run_study", "teacher_task_name", "torch_threads"]
 
+# what to do when a classifier the study saved does not fit the model its settings build
+_REDO = ("the file was replaced, or written with other settings: delete it (and the runs and "
+         "banks made with it) to have the study train it again")
+VERDICT_PER_CLASS = {"faithfulness_per_class": "per_class",
+                     "second_judge_per_class": "second_judge_per_class",
+                     "spread_per_class": "spread_per_class",
+                     "novelty_per_class": "novelty_per_class", "judges_agree": "judges_agree"}
+"""A bank's per-class measures a synthetic run's record copies from its verdict: record field ->
+verdict key."""
 _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
 
 
@@ -95,10 +109,10 @@ class Study:
         self._check_folder()  # before anything in the folder is written
         self.out.mkdir(parents=True, exist_ok=True)
         if not (self.out / "config.json").is_file():  # the settings the folder's runs are made with
-            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            atomic_write_json(self.out / "config.json", config.to_dict())
         self._gans: dict[str, Any] = {}
         self._teachers: dict[tuple[str, int], ClassifierModule] = {}
-        self._judge: ClassifierModule | None = None
+        self._judges: dict[int, ClassifierModule] = {}
         self._banks: dict[tuple[str, int], LabelledImages] = {}
         self._faithfulness: dict[tuple[str, int], dict[str, Any]] = {}
         self.timings = TaskTimings()  # the seconds of every task done here (timings.json)
@@ -152,7 +166,7 @@ class Study:
         return L.Trainer(max_steps=max_steps, accelerator=self.config.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=str(self.out), **kwargs)
+                         default_root_dir=str(self.out), plugins=[SafeCheckpointIO()], **kwargs)
 
     # the GANs
 
@@ -204,13 +218,14 @@ class Study:
         trainer = L.Trainer(max_steps=c.gan_max_steps, accelerator=c.accelerator, devices=1,
                             logger=False, enable_checkpointing=False,
                             enable_progress_bar=self.progress, enable_model_summary=False,
-                            default_root_dir=str(checkpoint.parent), callbacks=callbacks)
+                            default_root_dir=str(checkpoint.parent), callbacks=callbacks,
+                            plugins=[SafeCheckpointIO()])  # gan.ckpt written atomically
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
-            (checkpoint.parent / "selection.json").write_text(json.dumps(
+            atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
                 {"best_iteration": selection.best_iteration, "criterion": selection.criterion,
                  "history": [dict(iteration=i, referee_mean=m, referee_worst=w,
                                   judge_mean=judged.get(i, (None, None))[0],
@@ -243,7 +258,7 @@ class Study:
             path = self._teacher_path(classifier, seed, recipe)
             name = teacher_task_name(classifier, seed, recipe)
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="teacher classifier", remedy=_REDO)
                 if Run("classic", classifier, seed, recipe=recipe) not in plan_runs(c):
                     self.timings.reused(name, "teacher")  # else that run's file
             else:
@@ -253,8 +268,7 @@ class Study:
                     options = remedy.real_blend_options() if remedy else {}
                     self._trainer(max_steps).fit(
                         model, SyntheticBlendDataModule(real, None, seed=seed, **options))
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    torch.save(model.state_dict(), path)
+                    atomic_save(model.state_dict(), path)
             self._teachers[key] = model.eval()
         return self._teachers[key]
 
@@ -275,29 +289,36 @@ class Study:
         members = [self.teacher(c.classifiers[0], s, recipe) for s in seeds]
         return members[0] if len(members) == 1 else ClassifierEnsemble(members).eval()
 
-    def judge(self) -> ClassifierModule | None:
+    def judge(self, index: int = 0) -> ClassifierModule | None:
         """The independent judge of class faithfulness (None when ``judge_per_class`` is 0),
         trained on the held-out validation split; its accuracy on the real test set is written
-        to ``judge.json``."""
+        to ``judge.json``. ``index=1`` is the second judge (``second_judge``): the same images,
+        another seed (``judge2.pt``, ``judge2.json``)."""
         c = self.config
         if not c.judge_per_class:
             return None
-        if self._judge is None:
-            seed = step_seed(c.data_seed, 0, 0, _JUDGE_STREAM) % 2**31
+        if index not in self._judges:
+            seed = step_seed(c.data_seed, 0, index, _JUDGE_STREAM) % 2**31
             model = self._classifier(c.classifiers[0], seed, c.classic_augment)
-            path = self.out / "judge.pt"
+            name = "judge" if index == 0 else f"judge{index + 1}"
+            path = self.out / f"{name}.pt"
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
-                self.timings.reused("judge", "judge")
+                load_weights(path, model, kind="judge", remedy=_REDO)
+                self.timings.reused(name, "judge")
             else:
-                with self.timings.timing("judge", "judge"), self.threads("judge"):
+                with self.timings.timing(name, "judge"), self.threads("judge"):
                     self._train_judge(model, seed, path)
-            self._judge = model.eval()
-        return self._judge
+            self._judges[index] = model.eval()
+        return self._judges[index]
+
+    def judges(self) -> list[ClassifierModule]:
+        """Every judge the study trains: the judge, and the second one with ``second_judge``."""
+        count = 2 if self.config.second_judge else 1
+        return [judge for i in range(count) if (judge := self.judge(i)) is not None]
 
     def _train_judge(self, model: ClassifierModule, seed: int, path: Path) -> None:
         """Train the judge on the validation split, save it to ``path`` and its test accuracy
-        to ``judge.json``."""
+        (overall and per class) to the ``.json`` file of the same name."""
         c = self.config
         real = self.real_data()
         real.setup()
@@ -306,8 +327,8 @@ class Study:
         trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size, sampler=order))
         trainer.test(model, real.test_dataloader(), verbose=False)
         metrics = model.test_metrics()
-        torch.save(model.state_dict(), path)
-        (self.out / "judge.json").write_text(json.dumps(
+        atomic_save(model.state_dict(), path)
+        atomic_write_text(path.with_suffix(".json"), json.dumps(
             {"trained_on": f"{c.judge_per_class} held-out real images per class",
              "architecture": c.classifiers[0], "seed": seed,
              "test_accuracy": metrics["test_acc"],
@@ -369,9 +390,33 @@ class Study:
                         self.threads("bank"):
                     verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
                                                 num_classes=bank.num_classes).to_dict()
-                    path.write_text(json.dumps(verdict, indent=2))
+                    verdict.update(self._bank_measures(bank))
+                    atomic_write_json(path, verdict)
             self._faithfulness[key] = verdict
         return self._faithfulness[key]
+
+    def _bank_measures(self, bank: LabelledImages) -> dict[str, Any]:
+        """What a bank's verdict holds beside the judge's faithfulness: with ``second_judge``,
+        the second judge's per-class faithfulness and how often the two judges agree on the
+        bank's images; with ``class_novelty``, its spread and novelty per class (None for a class
+        it holds too few images of) against the judge's held-out real images."""
+        c = self.config
+        measures: dict[str, Any] = {}
+        if c.second_judge:
+            first, second = (judge.network for judge in self.judges())
+            measures["second_judge_per_class"] = bank_faithfulness(
+                bank.images, bank.labels, second, num_classes=bank.num_classes).per_class
+            measures["judges_agree"] = judge_agreement(bank.images, first, second)
+        if c.class_novelty:
+            real = self.real_data()
+            real.setup()
+            train, held = real.train_dataset, real.val_dataset
+            results = class_novelty(from_uint8(bank.images), bank.labels,
+                                    from_uint8(train.images), train.labels,
+                                    from_uint8(held.images), held.labels, bank.num_classes)
+            measures["spread_per_class"] = [r.spread if r else None for r in results]
+            measures["novelty_per_class"] = [r.novelty if r else None for r in results]
+        return measures
 
     # one run
 
@@ -423,8 +468,7 @@ class Study:
         trainer.fit(model, data)
         if run.arm == "classic":  # this seed's teacher (and the referee), or its recipe's
             path = self._teacher_path(run.classifier, run.seed, run.recipe)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), path)
+            atomic_save(model.state_dict(), path)
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()
         record = {**dataclasses.asdict(run), "run_id": run.run_id,
@@ -436,11 +480,10 @@ class Study:
                   "class_train_counts": real.train_dataset.class_counts().tolist(),
                   "faithfulness_mean": verdict.get("mean"),
                   "faithfulness_worst": verdict.get("worst"),
+                  **{field: verdict[key] for field, key in VERDICT_PER_CLASS.items()
+                     if key in verdict},
                   "seconds": round(time.perf_counter() - started, 1)}
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = record_path.with_name(record_path.name + ".partial")  # a kill leaves no half file
-        partial.write_text(json.dumps(record, indent=2))
-        partial.replace(record_path)
+        atomic_write_json(record_path, record)  # a kill leaves no half file
         return record
 
     def _curve(self, run: Run, max_steps: int) -> list[LearningCurve]:
@@ -504,15 +547,19 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     (:class:`~ganaug.study.executors.SequentialExecutor`); a
     :class:`~ganaug.study.local_executor.LocalExecutor` runs tasks side by side in worker
     processes, a :class:`~ganaug.study.ray_executor.RayExecutor` spreads them over a Ray
-    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``)."""
-    study = Study(config, out, progress=progress, loggers=loggers)
-    records = study.run_all() if executor is None else executor.execute(study)
-    with study.timings.timing("outputs", "outputs"):
-        rows = summarize(records)
-        write_results(records, rows, study.out)
-    # apart from the results: wall times differ from one invocation to the next
-    study.timings.write(study.out / "timings.json",
-                        executor=type(executor).__name__ if executor else "SequentialExecutor",
-                        threads=config.threads, gan_threads=config.task_threads("gan"),
-                        cpus=getattr(executor, "cpus", None))
+    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``).
+    A second driver on the same ``out`` stops at once with :class:`~ganaug.study.lock.StudyLocked`
+    (:class:`~ganaug.study.lock.StudyLock`)."""
+    config.validate()  # an invalid setting makes no folder
+    with StudyLock(out):  # one driver per folder, whichever executor it uses
+        study = Study(config, out, progress=progress, loggers=loggers)
+        records = study.run_all() if executor is None else executor.execute(study)
+        with study.timings.timing("outputs", "outputs"):
+            rows = summarize(records)
+            write_results(records, rows, study.out)
+        # apart from the results: wall times differ from one invocation to the next
+        study.timings.write(study.out / "timings.json",
+                            executor=type(executor).__name__ if executor else "SequentialExecutor",
+                            threads=config.threads, gan_threads=config.task_threads("gan"),
+                            cpus=getattr(executor, "cpus", None))
     return rows

@@ -137,7 +137,8 @@ def is_done(study: Study, task: Task) -> bool:
     if task.kind == "run":
         return _record(out / "runs" / f"{task.name}.json") is not None
     if task.kind == "judge":
-        return (out / "judge.pt").is_file()
+        names = ("judge", "judge2") if study.config.second_judge else ("judge",)
+        return all((out / f"{name}.pt").is_file() for name in names)
     if task.kind == "teacher":
         return study._teacher_path(task.classifier, task.seed, task.recipe).is_file()
     if task.kind == "gan":
@@ -154,7 +155,7 @@ def perform(study: Study, task: Task) -> dict[str, Any] | None:
         assert task.run is not None
         return study.run(task.run)
     if task.kind == "judge":
-        study.judge()
+        study.judges()
     elif task.kind == "teacher":
         study.teacher(task.classifier, task.seed, task.recipe)
     elif task.kind == "gan":
