@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import time
 import warnings
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ganaug.config_errors import ConfigError, explain_parser_error
 from ganaug.data import ImageDataModule
 from ganaug.modules import GANModule
 from ganaug.modules.loading import load_gan
@@ -39,6 +41,7 @@ from ganaug.study import (
     run_study,
 )
 from ganaug.study.executors import Executor, quiet_lightning
+from ganaug.study.ray_executor import RayConnectionError
 
 __all__ = ["GANCLI", "main", "generate", "load_gan"]
 
@@ -55,6 +58,36 @@ class GANCLI(LightningCLI):
                               compute_fn=_square_size, apply_on="instantiate")
 
 
+class ShortErrorParser(LightningArgumentParser):
+    """The ``ganaug fit`` parser: a configuration mistake raises a one-line :class:`ConfigError`
+    with a did-you-mean, instead of printing the whole usage text and exiting."""
+
+    def error(self, message: str, ex: Exception | None = None) -> None:  # type: ignore[override]
+        if not self.exit_on_error:  # a nested parser: jsonargparse catches and rewords it
+            super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        keys = [a.dest for a in parser._actions if a.dest and a.dest != "help"]
+        classes = re.findall(r"class_path '([^']+)'", message)
+        raise explain_parser_error(
+            message, keys, {path: _class_options(path) for path in classes},
+            hint="`ganaug fit --help` lists them",
+        ) from ex
+
+
+def _class_options(class_path: str) -> list[str]:
+    """The constructor options of the class ``class_path`` names, as LightningCLI reads them."""
+    from jsonargparse import ArgumentParser
+
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module_name), name)
+        parser = ArgumentParser(exit_on_error=False)
+        parser.add_class_arguments(cls, fail_untyped=False)
+    except Exception:  # an unimportable class: its own error says so; no suggestions here
+        return []
+    return [a.dest for a in parser._actions if a.dest and a.dest not in ("help", "config")]
+
+
 def _square_size(shape: tuple[int, int, int]) -> int:
     if shape[1] != shape[2]:
         raise ValueError(f"GAN modules train on square images, the data is {shape[1]}x{shape[2]}; "
@@ -66,14 +99,21 @@ def fit(args: list[str]) -> None:
     """Run ``ganaug fit`` with command-line ``args`` (after the word ``fit``)."""
     # The EMA generator is in eval mode on purpose (it samples with running BN statistics).
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")
-    GANCLI(
-        GANModule,
-        ImageDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        args=["fit", *args],
-        save_config_kwargs={"overwrite": True},
-    )
+    # LightningCLI warns when it gets ``args`` while sys.argv holds arguments too (both are the
+    # same words here): it parses only ``args``, so it sees the program name alone
+    argv, sys.argv = sys.argv, sys.argv[:1]
+    try:
+        GANCLI(
+            GANModule,
+            ImageDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            args=["fit", *args],
+            save_config_kwargs={"overwrite": True},
+            parser_class=ShortErrorParser,
+        )
+    finally:
+        sys.argv = argv
 
 
 def generate(
@@ -126,7 +166,8 @@ def generate(
 
 def _generate_main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__)
-    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`")
+    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
+                        "written by save_pretrained")
     parser.add_argument("output", help="a .pt file, or a folder for one sub-folder per class")
     parser.add_argument("--n-per-class", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
@@ -188,7 +229,8 @@ def _evaluate_main(argv: list[str]) -> None:
         prog="ganaug evaluate",
         description="FID, IS, KID and precision / recall of a checkpoint's EMA generator against "
                     "a split of a dataset, printed as a table with the protocol (and as JSON).")
-    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`")
+    parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
+                        "written by save_pretrained")
     parser.add_argument("--dataset", required=True, help="a registered dataset name")
     parser.add_argument("--root", default="data", help="the dataset's folder")
     parser.add_argument("--split", default="train", choices=("train", "val", "test"))
@@ -326,7 +368,7 @@ COMMANDS = {"fit": fit, "generate": _generate_main, "evaluate": _evaluate_main, 
 
 # Errors a user can fix (a wrong path, option, file or checkpoint): one line, no traceback.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError,
-               NotADirectoryError, PermissionError)
+               NotADirectoryError, PermissionError, RayConnectionError)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ganaug.atomic import atomic_path
+
 __all__ = ["check_batch", "check_images", "from_uint8", "image_grid", "save_image_grid", "to_uint8",
            "write_png"]
 
@@ -141,8 +143,9 @@ def write_png(pixels: Tensor, path: str | Path) -> Path:
                          f"{tuple(pixels.shape)}")
     array = pixels.permute(1, 2, 0).cpu().numpy()
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path)
+    with atomic_path(path) as temporary:  # a reader never sees half a picture
+        Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(temporary,
+                                                                              format="PNG")
     return path
 
 

@@ -20,7 +20,8 @@ from conftest import make_trainer
 from ganaug.augment import POLICY_GROUPS, AugmentParameters, DiffAugment
 from ganaug.augment_schedule import AdaptiveAugment, AlwaysAugment
 from ganaug.data import ImageDataModule
-from ganaug.modules import ConditionalGAN, load_gan
+from ganaug.data.pairs import PairedImageDataModule
+from ganaug.modules import DAGAN, BigGAN, ConditionalGAN, load_gan
 from test_augment import reference
 from tests_helpers import run_ddp_script
 
@@ -209,14 +210,28 @@ class RecordP(L.Callback):
     """After every batch: the mean real sign D saw and the augment probability."""
 
     def __init__(self) -> None:
-        self.signs, self.probabilities = [], []
+        self.signs, self.counts, self.probabilities = [], [], []
 
     def on_train_batch_end(self, trainer, model, outputs, batch, batch_idx) -> None:
         self.signs.append(float(trainer.callback_metrics["d/real_sign"]))
+        self.counts.append(batch[0].shape[0])
         self.probabilities.append(model.augment_probability)
         assert model.diff_augment.probability == model.augment_probability
         assert float(trainer.callback_metrics["augment/p"]) == pytest.approx(
             model.augment_probability)
+
+
+def by_hand(record: RecordP, interval: int, images: float, target: float = 0.6) -> list[float]:
+    """p after each step from the recorded mean signs and real-image counts."""
+    expected, p, total, count = [], 0.0, 0, 0
+    for i, (s, n) in enumerate(zip(record.signs, record.counts)):
+        total, count = total + round(s * n), count + n
+        if i % interval == interval - 1:
+            if total != target * count:
+                p = min(1.0, max(0.0, p + math.copysign(count / images, total / count - target)))
+            total, count = 0, 0
+        expected.append(p)
+    return expected
 
 
 def test_a_fit_moves_p_by_the_heuristic(tmp_path):
@@ -225,16 +240,29 @@ def test_a_fit_moves_p_by_the_heuristic(tmp_path):
     model, record = tiny_gan(), RecordP()
     assert model.augment_probability == 0.0
     make_trainer(tmp_path, max_epochs=3, callbacks=[record]).fit(model, digits())
-    expected, p = [], 0.0
-    positive_minus_negative = [round(s * 20) for s in record.signs]  # of 20 real images a step
-    for i in range(len(record.signs)):
-        if i % 2 == 1:
-            r = (positive_minus_negative[i - 1] + positive_minus_negative[i]) / 40
-            p = min(1.0, max(0.0, p + math.copysign(0.2, r - 0.6))) if r != 0.6 else p
-        expected.append(p)
-    assert len(expected) == 15
-    assert record.probabilities == pytest.approx(expected, abs=1e-9)
+    assert record.counts == [20] * 15
+    assert record.probabilities == pytest.approx(by_hand(record, 2, 200), abs=1e-9)
     assert max(record.probabilities) > 0  # D overfits 100 digits at once: p moved
+
+
+@pytest.mark.parametrize("family", ["biggan", "dagan"])
+def test_every_family_adapts_p(family, tmp_path):
+    """BigGAN and DAGAN (whose discriminate augments pairs) move p by the same heuristic."""
+    ada = dict(ada_target=0.6, ada_interval=1, ada_images=100, seed=3)
+    if family == "biggan":
+        model = BigGAN(num_classes=10, latent_dim=8, g_width=1, d_width=1, grid_size=10, **ada)
+        data = ImageDataModule("digits", image_size=32, channels=3, n_per_class=4,
+                               test_per_class=2, batch_size=10, seed=0)
+    else:
+        model = DAGAN(latent_dim=8, g_width=4, d_width=4, grid_size=4, sample_every_n_epochs=0,
+                      **ada)
+        data = PairedImageDataModule("digits", image_size=28, n_per_class=4, test_per_class=2,
+                                     batch_size=10, seed=0)
+    record = RecordP()
+    make_trainer(tmp_path, max_epochs=2, callbacks=[record]).fit(model, data)
+    assert len(record.probabilities) >= 4
+    assert record.probabilities == pytest.approx(by_hand(record, 1, 100), abs=1e-9)
+    assert any(p > 0 for p in record.probabilities)
 
 
 def test_fixed_augmentation_is_unchanged_and_not_logged(tmp_path):

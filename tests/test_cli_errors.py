@@ -86,3 +86,110 @@ def test_the_console_command_prints_one_line(tmp_path):
         f"ganaug: error: {tmp_path / 'x.ckpt'} is not a checkpoint written by a ganaug GAN module "
         "(it has no 'ganaug' record); load it with the class and code that wrote it "
         "(--debug shows the traceback)"]
+
+
+def test_fit_config_typos_are_one_line_with_a_did_you_mean(tmp_path, capsys, monkeypatch):
+    """Misspelt keys in a YAML file (trainer, model, data, top level) or in a flag: one line
+    naming the key and the closest accepted name, not the usage text."""
+    monkeypatch.delenv("GANAUG_DEBUG", raising=False)
+    source = (CONFIGS / "gan_mnist5k.yaml").read_text()
+    cases = {
+        ("  max_epochs:", "  max_epohcs:"): ["'trainer' has no key 'max_epohcs'",
+                                             "did you mean 'max_epochs'"],
+        ("    ema_decay:", "    ema_decey:"): ["ganaug.GAN has no option "
+                                               "'model.init_args.ema_decey'",
+                                               "did you mean 'ema_decay'"],
+        ("    n_per_class:", "    n_per_clas:"): ["ganaug.ImageDataModule has no option",
+                                                  "did you mean 'n_per_class'"],
+        ("model:", "modle:"): ["the config has no key 'modle'", "did you mean 'model'"],
+    }
+    for (old, new), expected in cases.items():
+        assert old in source
+        path = tmp_path / "typo.yaml"
+        path.write_text(source.replace(old, new, 1))
+        err = one_line_error(capsys, ["fit", "--config", str(path)])
+        assert all(part in err for part in expected), err
+        assert len(err) < 300
+    err = one_line_error(capsys, ["fit", "--config", str(CONFIGS / "gan_mnist5k.yaml"),
+                                  "--modle.init_args.lr_g", "1"])
+    assert "no key 'modle'" in err and "did you mean 'model'" in err
+
+
+def test_fit_gives_no_warning_about_args(tmp_path, capsys, monkeypatch):
+    """`ganaug fit` passes its arguments to LightningCLI, which warned about sys.argv holding
+    them too; the arguments still reach the parser (here: a bad value it reports)."""
+    import warnings
+
+    monkeypatch.delenv("GANAUG_DEBUG", raising=False)
+    argv = ["fit", "--config", str(CONFIGS / "gan_mnist5k.yaml"), "--model.init_args.d_steps",
+            "0", "--trainer.default_root_dir", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", ["ganaug", *argv])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        err = one_line_error(capsys, argv)
+    assert "d_steps must be >= 1, got 0" in err
+    assert not [w for w in caught if "args parameter" in str(w.message)]
+    assert sys.argv == ["ganaug", *argv]  # given back
+
+
+def test_study_config_typos_name_the_closest_option(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("GANAUG_DEBUG", raising=False)
+    path = tmp_path / "study.yaml"
+    path.write_text("n_per_clas: 10\n")
+    err = one_line_error(capsys, ["study", "--config", str(path), "--out", str(tmp_path / "s")])
+    assert "a study config has no option 'n_per_clas'; did you mean 'n_per_class'" in err
+    path.write_text("variants:\n  - nme: plain\n")
+    err = one_line_error(capsys, ["study", "--config", str(path), "--out", str(tmp_path / "s")])
+    assert "a variant has no option 'nme'; did you mean 'name'?" in err
+
+
+class AuthenticationError(Exception):
+    """Stands for ray.exceptions.AuthenticationError (matched by name, like Ray's own)."""
+
+
+class FakeRay:
+    """The two calls of the Ray API the executor makes before any work; init fails as Ray 2.60
+    does against a head with token authentication: an auth error, then a ConnectionError."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+        self.addresses: list[str] = []
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, address: str | None = None, **kwargs) -> None:
+        self.addresses.append(address)
+        raise self.error
+
+
+def refused() -> ConnectionError:
+    try:
+        raise AuthenticationError("InvalidAuthToken: the token is missing")
+    except AuthenticationError:
+        try:
+            raise ConnectionError("Failed to connect to GCS within 20 seconds")
+        except ConnectionError as error:
+            return error
+
+
+def test_a_refused_ray_connection_is_one_line_naming_ray_auth_mode(tmp_path, capsys, monkeypatch):
+    from ganaug.study import ray_executor
+
+    monkeypatch.delenv("GANAUG_DEBUG", raising=False)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    fake = FakeRay(refused())
+    monkeypatch.setattr(ray_executor, "_import_ray", lambda: fake)
+    err = one_line_error(capsys, ["study", "--executor", "ray", "--ray-address", "head:6379",
+                                  "--out", str(tmp_path / "s"), "--seeds", "0"])
+    assert fake.addresses == ["head:6379"]
+    assert err.startswith("ganaug: error: cannot connect to the Ray cluster at head:6379 "
+                          "(ConnectionError: Failed to connect to GCS within 20 seconds)")
+    assert "RAY_AUTH_MODE=token" in err and "docs/scaling.md" in err
+    # with the mode already set, the advice is about the token itself
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    with pytest.raises(ray_executor.RayConnectionError, match="RAY_AUTH_MODE=token is set"):
+        ray_executor.connect(FakeRay(refused()), "head:6379")
+    # an error that is not about the connection passes through unchanged
+    with pytest.raises(RuntimeError, match="something else"):
+        ray_executor.connect(FakeRay(RuntimeError("something else")), "head:6379")

@@ -227,7 +227,7 @@ def test_the_same_study_twice_writes_the_same_results(tmp_path):
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    (dict(colour="red"), r"unknown study options \['colour'\]"),
+    (dict(colour="red"), r"a study config has no option 'colour'"),
     (dict(modes=["replace"], ratios=[1.5]), "cannot be used with mode 'replace'"),
     (dict(ratios=[0.0]), "ratios must be finite and > 0"),
     (dict(variants=[dict(name="a"), dict(name="a")]), "variant names must be unique"),
@@ -297,23 +297,28 @@ def test_the_long_tail_study_runs_at_a_tiny_size(tmp_path):
                                         "batch_size", "gan_options", "gan_max_steps",
                                         "gan_batch_size", "accelerator", "judge_per_class")}
     values.update(sizes, n_per_class=6, imbalance_factor=3, seeds=[0, 1],
+                  bank_referee_seeds=[0, 1],
                   gan_selection=dict(every_n_iterations=1, n_per_class=2))
     rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
     # real images: 6 * 3 ** (-c / 9) rounded = 6, 5, 5, 4, 4, 3, 3, 3, 2, 2 (37); balance tops
-    # every class up to 6 with 23 synthetic images
+    # every class up to 6 with 23 synthetic images (the cap of 2 per real image does not bind)
     counts = [6, 5, 5, 4, 4, 3, 3, 3, 2, 2]
     for path in (tmp_path / "runs").glob("*.json"):
         run = json.loads(path.read_text())
         assert run["class_train_counts"] == counts
-        synthetic = run["arm"] in ("gan", "gan+classic")
+        synthetic = run["arm"] == "gan+classic"
         assert run["synthetic_images"] == (23 if synthetic else 0)
         assert run["train_images"] == (60 if synthetic else 37)
-    arms = {(row["arm"], row["recipe"]) for row in rows}
-    assert arms == {("real", ""), ("classic", ""), ("classic", "weighted"), ("gan", ""),
-                    ("gan+classic", ""), ("gan+classic", "weighted")}
+    arms = {(row["arm"], row["variant"], row["recipe"]) for row in rows}
+    real_only = {("classic", "", recipe)
+                 for recipe in ("", "weighted", "logit_adjusted", "drw", "resampled")}
+    assert arms == {("real", "", ""), *real_only, ("gan+classic", "filtered", ""),
+                    ("gan+classic", "filtered", "capped"), ("gan+classic", "smote", ""),
+                    ("gan+classic", "smote", "capped")}
+    assert not (tmp_path / "gan-smote").exists()  # interpolation trains no GAN
     # the minority classes are the rarest half, and every row reports their error
     assert all(row["minority_classes"] == [5, 6, 7, 8, 9] for row in rows)
-    gan = next(row for row in rows if row["arm"] == "gan")
+    gan = next(row for row in rows if row["arm"] == "gan+classic")
     assert gan["mode"] == "balance" and "minority_vs_control" in gan
     assert "minority err %" in (tmp_path / "table.txt").read_text()
 

@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -61,6 +62,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ganaug.checkpoint_io import use_safe_checkpoint_io
 from ganaug.classify.accuracy import GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment
 from ganaug.classify.imbalance import (
@@ -72,6 +74,7 @@ from ganaug.classify.protocols import PAPER_PROTOCOLS
 from ganaug.classify.registry import build_classifier
 from ganaug.images import check_batch
 from ganaug.seeding import step_seed
+from ganaug.serialization import UnreadableFileError, load_file, safe_globals
 
 __all__ = ["ClassifierModule", "inverse_frequency_weights"]
 
@@ -266,6 +269,38 @@ class ClassifierModule(L.LightningModule):
             by_class = class_weight.to(labels.device)[labels]
             weights = by_class if weights is None else weights * by_class
         return weights
+
+    def setup(self, stage: str) -> None:
+        # checkpoints (ckpt_path, ddp_spawn's weights) read safely and written atomically
+        use_safe_checkpoint_io(self._trainer)
+
+    @classmethod
+    def load_from_checkpoint(  # type: ignore[override]
+        cls,
+        checkpoint_path: str | Path,
+        map_location: Any = None,
+        hparams_file: str | Path | None = None,
+        strict: bool | None = None,
+        weights_only: bool = True,
+        **kwargs: Any,
+    ) -> ClassifierModule:
+        """Lightning's ``load_from_checkpoint`` with ``weights_only=True`` only, the file read
+        first by :func:`ganaug.serialization.load_file`: a missing, crafted, truncated or foreign
+        file is refused with a message naming it, before Lightning reads it."""
+        if weights_only is not True:
+            raise ValueError("classifier checkpoints load with weights_only=True only: a "
+                             "checkpoint never needs to run code to be read")
+        content = load_file(checkpoint_path, kind="classifier checkpoint", mmap=True)
+        if not (isinstance(content, dict) and isinstance(content.get("state_dict"), dict)
+                and isinstance(content.get(cls.CHECKPOINT_HYPER_PARAMS_KEY), dict)):
+            raise UnreadableFileError(
+                f"{checkpoint_path} is not a Lightning checkpoint of a ClassifierModule (no "
+                "'state_dict' and hyperparameters); a file of bare weights (a state dict) loads "
+                "with ganaug.serialization.load_weights(path, ClassifierModule(...same options))")
+        with safe_globals():
+            return super().load_from_checkpoint(
+                checkpoint_path, map_location=map_location, hparams_file=hparams_file,
+                strict=strict, weights_only=True, **kwargs)
 
     def on_fit_start(self) -> None:
         if self.hparams.class_weights == "inverse_frequency":

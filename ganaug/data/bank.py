@@ -15,6 +15,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from ganaug.atomic import atomic_save
 from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl, draw_class_bank
 from ganaug.images import check_images, to_uint8
@@ -52,13 +53,8 @@ def load_bank(path: str | Path) -> LabelledImages:
 
 def save_bank(bank: LabelledImages, path: str | Path, meta: dict[str, Any] | None = None) -> Path:
     """Write ``bank`` to ``path`` atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(path.suffix + ".partial")
     record = dict(meta or {}, num_classes=bank.num_classes)
-    torch.save({"images": bank.images, "labels": bank.labels, "meta": record}, partial)
-    partial.replace(path)
-    return path
+    return atomic_save({"images": bank.images, "labels": bank.labels, "meta": record}, path)
 
 
 @torch.no_grad()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ganaug.atomic import atomic_save
 from ganaug.images import to_uint8
 from ganaug.metrics.extractors import FeatureExtractor
 from ganaug.serialization import load_file
@@ -123,9 +123,5 @@ def load_or_compute_reference(
     info.update(count=len(features), key=key)
     reference = ReferenceFeatures(features, labels, info)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(handle)
-        torch.save({"features": features, "labels": labels, "info": info}, temporary)
-        os.replace(temporary, path)
+        atomic_save({"features": features, "labels": labels, "info": info}, path)
     return reference

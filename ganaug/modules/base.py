@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from ganaug.augment import DiffAugment
 from ganaug.augment_schedule import AdaptiveAugment, AlwaysAugment, AugmentSchedule
+from ganaug.checkpoint_io import use_safe_checkpoint_io
 from ganaug.images import check_batch, image_grid
 from ganaug.losses import (
     CLASS_LOSSES,
@@ -57,6 +58,7 @@ from ganaug.modules.fake_labels import fake_label_policy
 from ganaug.modules.grids import SampleGrids
 from ganaug.modules.noise import latent_noise
 from ganaug.modules.penalties import GeneratorPenalty
+from ganaug.modules.pretrained import PretrainedMixin
 from ganaug.sampling import ClassConditionalSampler, class_balanced_labels, draw_class_balanced
 from ganaug.seeding import step_seed
 from ganaug.serialization import safe_globals
@@ -67,13 +69,14 @@ _CHECKPOINT_KEY = "ganaug"
 _INIT_STREAM = 0x1417  # keeps the initialisation's draws apart from the step noise of one seed
 
 
-class GANModule(L.LightningModule):
+class GANModule(PretrainedMixin, L.LightningModule):
     """Base LightningModule for adversarial training; subclass and build the networks.
 
     Subclasses implement ``build_generator()`` (a module mapping ``(z, y=None)`` to images in
     [-1, 1]) and ``build_discriminator()`` (mapping ``(images, y=None)`` to logits (N,)); they read
     their own options from ``self.hparams``. Everything else (loss, augmentation of every
-    discriminator input, EMA generator, sampling, sample grids, checkpoint state) is shared.
+    discriminator input, EMA generator, sampling, sample grids, checkpoint state, and
+    ``save_pretrained`` / ``from_pretrained`` folders) is shared.
 
     The condition ``c`` a family's networks take is a class label (``conditions_on = "label"``;
     none when ``num_classes`` is 0) or, for DAGAN, a real image (``"image"``). A family changes
@@ -285,6 +288,8 @@ class GANModule(L.LightningModule):
     # Lightning wiring
 
     def setup(self, stage: str) -> None:
+        # checkpoints (ckpt_path, ddp_spawn's weights) read safely and written atomically
+        use_safe_checkpoint_io(self._trainer)
         strategy = getattr(self._trainer, "strategy", None) if self._trainer else None
         kwargs = getattr(strategy, "_ddp_kwargs", None)
         if isinstance(strategy, DDPStrategy) and kwargs is not None:

@@ -35,12 +35,13 @@ from ganaug.study.config import Recipe, StudyConfig, Variant, copy_config
 from ganaug.study.curves import LearningCurve
 from ganaug.study.executors import Executor, SequentialExecutor, StudyFailed
 from ganaug.study.local_executor import LocalExecutor
+from ganaug.study.lock import StudyLock, StudyLocked
 from ganaug.study.plan import ARMS, CLASSIC_ARMS, REAL_ARMS, Run, plan_runs
 from ganaug.study.ray_executor import RayExecutor
 from ganaug.study.report import format_table, paired_interval, summarize, write_results
 from ganaug.study.runner import Study, run_study
 
 __all__ = ["ARMS", "CLASSIC_ARMS", "REAL_ARMS", "Executor", "LearningCurve", "LocalExecutor", "RayExecutor",
-           "Recipe", "Run", "SequentialExecutor", "Study", "StudyConfig", "StudyFailed", "Variant",
-           "copy_config", "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
+           "Recipe", "Run", "SequentialExecutor", "Study", "StudyConfig", "StudyFailed", "StudyLock",
+           "StudyLocked", "Variant", "copy_config", "format_table", "paired_interval", "plan_runs", "run_study", "summarize",
            "write_results"]

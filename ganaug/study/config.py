@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ganaug.classify.imbalance import check_imbalance_loss
+from ganaug.config_errors import unknown_key_error
+from ganaug.data.blend import SAMPLINGS
 from ganaug.data.datamodule import TRAINING_SAMPLERS
 from ganaug.diversity import DiversityControl
 from ganaug.modules import resolve_gan
@@ -20,15 +23,38 @@ __all__ = ["RESULT_NEUTRAL_SETTINGS", "Recipe", "StudyConfig", "Variant", "copy_
            "setting_differences"]
 
 
+def _check_keys(values: Any, cls: type, what: str) -> dict[str, Any]:
+    """``values`` if it is a mapping of ``cls``'s fields (``gan`` too, for a study config), else
+    a one-line error naming the first unknown key and the closest field names."""
+    if not isinstance(values, dict):
+        raise ValueError(f"{what} must be a mapping of option to value, got {values!r}")
+    known = {f.name for f in dataclasses.fields(cls)} | ({"gan"} if cls is StudyConfig else set())
+    for key in values:
+        if key not in known:
+            raise unknown_key_error(str(key), what, known)
+    return values
+
+
+SOURCES = ("gan", "interpolation")
+"""Where a :class:`Variant`'s images come from: the study's GAN, or
+:class:`~ganaug.data.interpolation.InterpolationSource` (same-class interpolation of the real
+training images, no GAN trained)."""
+
+_SOURCE_OPTIONS = {"gan": set(), "interpolation": {"neighbours"}}
+
+
 @dataclass
 class Variant:
-    """One way of making synthetic data: a GAN configuration plus a sampling-time control."""
+    """One way of making synthetic data: a source (a GAN configuration, or same-class
+    interpolation of the real images) plus a sampling-time control."""
 
     name: str = "plain"
     gan_options: dict[str, Any] = field(default_factory=dict)  # overrides of the study's GAN options
     control: dict[str, Any] = field(default_factory=dict)  # DiversityControl fields
     gan_sampler: str = "random"  # the order of the GAN's real batches (ImageDataModule(sampler=)):
     # "random", or "class_balanced" (every class equally often in D's batches, for a long tail)
+    source: str = "gan"  # "gan" or "interpolation" (SOURCES)
+    source_options: dict[str, Any] = field(default_factory=dict)  # interpolation: neighbours
 
     def diversity(self) -> DiversityControl:
         return DiversityControl(**self.control)
@@ -38,14 +64,38 @@ class Variant:
         """Whether the variant's GAN differs from the study's (its own options or sampler)."""
         return bool(self.gan_options) or self.gan_sampler != "random"
 
+    def validate(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"variant {self.name!r}: source must be one of {SOURCES}, got "
+                             f"{self.source!r}")
+        unknown = set(self.source_options) - _SOURCE_OPTIONS[self.source]
+        if unknown:
+            raise ValueError(f"variant {self.name!r}: source {self.source!r} takes options "
+                             f"{sorted(_SOURCE_OPTIONS[self.source])}, got {sorted(unknown)}")
+        if self.source != "gan" and self.trains_own_gan:
+            raise ValueError(f"variant {self.name!r} makes its images by {self.source}, which trains "
+                             f"no GAN: leave gan_options empty and gan_sampler 'random'")
+        self.diversity()  # validates the control
 
-BLEND_OPTIONS = ("synthetic_share", "resample_every_epoch")
+
+BLEND_OPTIONS = ("synthetic_share", "resample_every_epoch", "sampling", "target",
+                 "max_synthetic_per_real")
 """The :class:`Recipe` options that go to the blend rather than to ``ClassifierModule``."""
 
+REAL_BLEND_OPTIONS = ("sampling",)
+"""The blend options that also shape training on real images alone (a recipe's control run)."""
+
+BALANCE_OPTIONS = ("target", "max_synthetic_per_real")
+"""The blend options of ``balance`` mode: a recipe that sets one runs only in studies whose modes
+are all ``balance``."""
+
 RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "distill_on",
-                  "class_weights", *BLEND_OPTIONS)
-"""What a :class:`Recipe` may set: ``ClassifierModule`` options, and the blend's
-``synthetic_share`` and ``resample_every_epoch``."""
+                  "class_weights", "imbalance_loss", "imbalance_options", *BLEND_OPTIONS,
+                  "real_only")
+"""What a :class:`Recipe` may set: ``ClassifierModule`` options, the blend's options, and
+``real_only`` (no synthetic runs: the recipe is a real-only arm)."""
+
+_SYNTHETIC_ONLY = ("synthetic_weight", "synthetic_share", "resample_every_epoch", *BALANCE_OPTIONS)
 
 
 @dataclass
@@ -57,19 +107,65 @@ class Recipe:
     is synthetic) and ``resample_every_epoch`` (fresh images from the GAN at every epoch, drawn
     under the variant's diversity control, instead of the seed's bank).
 
-    A recipe that changes the loss of real samples (distillation on all samples) gets a control
-    run, the same recipe with classic augmentation on real images only, so that the table can
-    tell a gain of the synthetic images from a gain of the recipe.
+    Long-tail remedies are recipes too: ``class_weights``, ``imbalance_loss`` /
+    ``imbalance_options`` (``ganaug.classify.imbalance``), the blend's ``sampling:
+    class_balanced`` (class-balanced re-sampling), and, for ``balance`` mode, the partial top-ups
+    ``target`` and ``max_synthetic_per_real``. ``real_only: true`` makes a recipe a real-only arm:
+    its control run alone (classic augmentation, real images, the recipe), no synthetic run.
+
+    A recipe that changes the loss of real samples (distillation on all samples, class weights,
+    an imbalance loss, class-balanced sampling) gets a control run, the same recipe with classic
+    augmentation on real images only, so that the table can tell a gain of the synthetic images
+    from a gain of the recipe.
     """
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
 
     def classifier_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k not in BLEND_OPTIONS}
+        return {k: v for k, v in self.options.items()
+                if k not in BLEND_OPTIONS and k != "real_only"}
 
     def blend_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.options.items() if k in BLEND_OPTIONS}
+
+    def real_blend_options(self) -> dict[str, Any]:
+        """The blend options of the recipe's control run (real images only)."""
+        return {k: v for k, v in self.options.items() if k in REAL_BLEND_OPTIONS}
+
+    @property
+    def real_only(self) -> bool:
+        """Whether the recipe is a real-only arm (its control run alone)."""
+        return bool(self.options.get("real_only", False))
+
+    def validate(self, modes: list[str]) -> None:
+        """Refuse options a recipe may not set, or may not set together."""
+        unknown_options = set(self.options) - set(RECIPE_OPTIONS)
+        if unknown_options:
+            raise ValueError(f"recipe {self.name!r} sets {sorted(unknown_options)}; a recipe "
+                             f"sets options among {list(RECIPE_OPTIONS)}")
+        options = self.options
+        check_imbalance_loss(options.get("imbalance_loss"), options.get("imbalance_options"))
+        if options.get("sampling", "random") not in SAMPLINGS:
+            raise ValueError(f"recipe {self.name!r}: sampling must be one of {SAMPLINGS}, got "
+                             f"{options['sampling']!r}")
+        if not isinstance(options.get("real_only", False), bool):
+            raise ValueError(f"recipe {self.name!r}: real_only must be true or false")
+        balance = [k for k in BALANCE_OPTIONS if k in options]
+        if balance and set(modes) != {"balance"}:
+            raise ValueError(f"recipe {self.name!r} sets {balance}, options of mode 'balance'; "
+                             f"the study's modes are {modes}: set modes: [balance]")
+        if self.real_only:
+            synthetic = [k for k in _SYNTHETIC_ONLY if k in options]
+            if options.get("distill_on") == "synthetic":
+                synthetic.append("distill_on")
+            if synthetic:
+                raise ValueError(f"recipe {self.name!r} is real_only but sets {synthetic}, which "
+                                 f"act on synthetic images only")
+            if not self.needs_control:
+                raise ValueError(f"recipe {self.name!r} is real_only but changes nothing of "
+                                 f"training on real images; give it class_weights, an "
+                                 f"imbalance_loss, sampling: class_balanced or distillation")
 
     @property
     def needs_teacher(self) -> bool:
@@ -78,8 +174,11 @@ class Recipe:
     @property
     def needs_control(self) -> bool:
         """Whether the recipe also changes training on real images (then it needs a control)."""
-        return (self.needs_teacher and self.options.get("distill_on", "all") == "all") \
-            or self.options.get("class_weights") is not None  # a class-weighted loss (issue 15)
+        options = self.options
+        return (self.needs_teacher and options.get("distill_on", "all") == "all") \
+            or options.get("class_weights") is not None \
+            or options.get("imbalance_loss") is not None \
+            or options.get("sampling", "random") != "random"
 
 
 @dataclass
@@ -185,18 +284,17 @@ class StudyConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known - {"gan"}
-        if unknown:
-            raise ValueError(f"unknown study options {sorted(unknown)}; known: {sorted(known)}")
+        _check_keys(values, cls, "a study config")
         values = dict(values)
         if "gan" in values:
             values.update(gan_fields(values.pop("gan"), values))
         if "variants" in values:
-            values["variants"] = [v if isinstance(v, Variant) else Variant(**v)
+            values["variants"] = [v if isinstance(v, Variant) else
+                                  Variant(**_check_keys(v, Variant, "a variant"))
                                   for v in values["variants"]]
         if "recipes" in values:
-            values["recipes"] = [r if isinstance(r, Recipe) else Recipe(**r)
+            values["recipes"] = [r if isinstance(r, Recipe) else
+                                 Recipe(**_check_keys(r, Recipe, "a recipe"))
                                  for r in values["recipes"]]
         config = cls(**values)
         config.validate()
@@ -243,10 +341,7 @@ class StudyConfig:
         if len(set(recipe_names)) != len(recipe_names) or "" in recipe_names:
             raise ValueError(f"recipe names must be unique and not empty, got {recipe_names}")
         for recipe in self.recipes:
-            unknown_options = set(recipe.options) - set(RECIPE_OPTIONS)
-            if unknown_options:
-                raise ValueError(f"recipe {recipe.name!r} sets {sorted(unknown_options)}; a recipe "
-                                 f"sets ClassifierModule options among {list(RECIPE_OPTIONS)}")
+            recipe.validate(self.modes)
         for mode in self.modes:
             if mode not in ("replace", "augment", "balance"):
                 raise ValueError(f"modes must be 'replace', 'augment' or 'balance' (which ignores "
@@ -263,7 +358,7 @@ class StudyConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"variant names must be unique, got {names}")
         for variant in self.variants:
-            variant.diversity()  # validates the control
+            variant.validate()
             if variant.gan_sampler not in TRAINING_SAMPLERS:
                 raise ValueError(f"variant {variant.name!r}: gan_sampler must be one of "
                                  f"{TRAINING_SAMPLERS}, got {variant.gan_sampler!r}")

@@ -31,6 +31,7 @@ from lightning.pytorch.loggers import Logger
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from ganaug.atomic import atomic_path
 from ganaug.data.datamodule import class_balanced_split
 
 __all__ = ["CURVE_FIELDS", "LearningCurve", "mean_curve", "read_curve"]
@@ -119,8 +120,7 @@ class LearningCurve(L.Callback):
         for logger in self.loggers:
             logger.save()
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "w", newline="") as file:
+            with atomic_path(self.path) as temporary, open(temporary, "w", newline="") as file:
                 writer = csv.DictWriter(file, fieldnames=CURVE_FIELDS)
                 writer.writeheader()
                 writer.writerows(self.points)

@@ -43,16 +43,24 @@ class StudyFailed(RuntimeError):
 
     def __init__(self, failures: dict[str, str], finished: int, total: int) -> None:
         self.failures = dict(failures)
-        lines = [f"{name}: {last_line(reason)}" for name, reason in failures.items()]
+        lines = [f"{name}: {error_line(reason)}" for name, reason in failures.items()]
         super().__init__(f"{len(failures)} of {total} tasks failed ({finished} finished, recorded "
                          f"in the study folder; rerun the same command to retry the others): "
                          + "; ".join(lines))
 
 
-def last_line(text: str) -> str:
-    """The last line of an error's text (its type and message, after any traceback)."""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "failed"
+def error_line(text: str) -> str:
+    """The whole first line of an error: after a traceback (the last one, for chained errors),
+    its ``Type: message`` line; otherwise the first line of ``text``. A message of several lines
+    keeps its first, which names what went wrong (and, for ganaug's errors, the file)."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    frames = [i for i, line in enumerate(lines)
+              if line.startswith((" ", "\t")) and line.lstrip().startswith('File "')]
+    if frames:
+        for line in lines[frames[-1] + 1:]:
+            if not line.startswith((" ", "\t")):  # a frame's lines are indented, the error not
+                return line.strip()
+    return lines[0].strip() if lines else "failed"
 
 
 def quiet_lightning() -> None:

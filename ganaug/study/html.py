@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ganaug.atomic import atomic_write_text
 __all__ = ["write_report"]
 
 _STYLE = """
@@ -233,5 +234,5 @@ def write_report(records: list[dict[str, Any]], rows: list[dict[str, Any]], out:
             f"<title>ganaug study: {_text(out.resolve().name)}</title><style>{_STYLE}</style>"
             "</head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
+    atomic_write_text(path, page)
     return path

@@ -26,7 +26,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ganaug.study.config import StudyConfig
-from ganaug.study.executors import last_line, quiet_lightning
+from ganaug.study.executors import error_line, quiet_lightning
 from ganaug.study.runner import Study
 from ganaug.study.schedule import Schedule
 from ganaug.study.tasks import Task, perform
@@ -90,7 +90,7 @@ class LocalExecutor:
                     except Exception as error:  # what the task raised, with its traceback
                         reason = "".join(traceback.format_exception(error))
                         schedule.failed(task, reason)
-                        bar.write(f"study: {task.name} failed: {last_line(reason)}")
+                        bar.write(f"study: {task.name} failed: {error_line(reason)}")
                     else:
                         schedule.succeeded(task, result, seconds, study.timings)
                         bar.update(1)

@@ -64,7 +64,8 @@ def plan_runs(config: StudyConfig) -> list[Run]:
                         for arm in config.gan_arms:
                             runs.append(Run(arm, classifier, seed, variant.name, mode, ratio))
                         runs += [Run("gan+classic", classifier, seed, variant.name, mode, ratio,
-                                     recipe.name) for recipe in config.recipes]
+                                     recipe.name) for recipe in config.recipes
+                                 if not recipe.real_only]
                 if config.cas:
                     runs.append(Run("synthetic", classifier, seed, variant.name, "replace", 1.0))
                 if config.cas_classic:

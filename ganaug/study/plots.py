@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ganaug.atomic import atomic_path
 from ganaug.study.curves import mean_curve, read_curve
 
 __all__ = ["plot_class_errors", "plot_curves", "plot_error_vs_ratio"]
@@ -20,6 +21,12 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(figure: Any, path: Path) -> None:
+    """Write ``figure`` as a PNG at ``path`` atomically (a reader never sees half a picture)."""
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=120, format="png")
 
 
 def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
@@ -55,7 +62,7 @@ def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
             axes.legend(fontsize=7)
             figure.tight_layout()
             path = out / f"error_vs_ratio-{classifier}-{mode}.png"
-            figure.savefig(path, dpi=120)
+            _save(figure, path)
             plt.close(figure)
             written.append(path)
     return written
@@ -83,7 +90,7 @@ def plot_class_errors(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         axes.legend(fontsize=6, ncol=2)
         figure.tight_layout()
         path = out / f"class_errors-{classifier}.png"
-        figure.savefig(path, dpi=120)
+        _save(figure, path)
         plt.close(figure)
         written.append(path)
     return written
@@ -133,7 +140,7 @@ def plot_curves(records: list[dict[str, Any]], out: Path) -> list[Path]:
         axes[0][0].set_ylabel("error (%): test solid, training dashed")
         figure.tight_layout()
         path = out / f"curves-{classifier}.png"
-        figure.savefig(path, dpi=120)
+        _save(figure, path)
         plt.close(figure)
         written.append(path)
     return written

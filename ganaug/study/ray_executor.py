@@ -25,12 +25,12 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ganaug.study.config import StudyConfig
-from ganaug.study.executors import last_line, quiet_lightning
+from ganaug.study.executors import error_line, quiet_lightning
 from ganaug.study.runner import Study
 from ganaug.study.schedule import Schedule
 from ganaug.study.tasks import Task, perform
 
-__all__ = ["RayExecutor"]
+__all__ = ["RayConnectionError", "RayExecutor", "connect"]
 
 
 class RayExecutor:
@@ -59,7 +59,7 @@ class RayExecutor:
         if started_here:
             address = self.address or os.environ.get("RAY_ADDRESS") or None
             if address:
-                ray.init(address=address)
+                connect(ray, address)
             else:
                 ray.init(num_cpus=self.num_cpus, num_gpus=self.num_gpus, include_dashboard=False)
         try:
@@ -68,6 +68,50 @@ class RayExecutor:
         finally:
             if started_here:
                 ray.shutdown()
+
+
+class RayConnectionError(ConnectionError):
+    """This process could not join the Ray cluster at the address it was given; the message says
+    what to check (the address, and token authentication: ``RAY_AUTH_MODE=token``)."""
+
+
+def connect(ray: Any, address: str) -> None:
+    """``ray.init(address=address)``, with a failure to connect as one :class:`RayConnectionError`
+    that names the likely causes instead of Ray's traceback.
+
+    The usual cause beside a wrong address (measured with Ray 2.60): a head started by
+    ``ray start`` on a machine where a local ``ray.init()`` once ran finds ``~/.ray/auth_token``
+    and turns token authentication on; a driver without ``RAY_AUTH_MODE=token`` is refused
+    (``AuthenticationError`` / ``InvalidAuthToken``, then a ``ConnectionError``).
+    """
+    try:
+        ray.init(address=address)
+    except Exception as error:
+        if not _is_connection_failure(error):
+            raise
+        cause = " ".join(str(error).split())[:200] or type(error).__name__
+        auth = os.environ.get("RAY_AUTH_MODE")
+        advice = ("if the cluster uses token authentication (a head started by `ray start` "
+                  "turns it on when ~/.ray/auth_token exists), run with RAY_AUTH_MODE=token "
+                  "and the cluster's token (~/.ray/auth_token or RAY_AUTH_TOKEN)"
+                  if auth != "token" else
+                  "RAY_AUTH_MODE=token is set: check that this machine has the cluster's "
+                  "token (~/.ray/auth_token or RAY_AUTH_TOKEN)")
+        raise RayConnectionError(
+            f"cannot connect to the Ray cluster at {address} ({type(error).__name__}: {cause}); "
+            f"check the address with `ray status --address {address}`; {advice}; see "
+            "docs/scaling.md, 'Connecting to a cluster'") from error
+
+
+def _is_connection_failure(error: BaseException) -> bool:
+    """A failure to reach or to be admitted by a cluster, anywhere in ``error``'s chain."""
+    seen = 0
+    while error is not None and seen < 10:
+        name = type(error).__name__
+        if isinstance(error, (ConnectionError, TimeoutError)) or "Auth" in name:
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
 
 
 def _import_ray() -> Any:
@@ -152,7 +196,7 @@ class _Schedule:
             result, seconds = self.ray.get(ref)
         except self.ray.exceptions.RayError as error:
             self.schedule.failed(task, str(error))
-            bar.write(f"study: {task.name} failed: {last_line(str(error))}")
+            bar.write(f"study: {task.name} failed: {error_line(str(error))}")
             return
         self.schedule.succeeded(task, result, seconds, self.study.timings)
         bar.update(1)

@@ -10,13 +10,13 @@ error (the mean of the per-class errors), which the overall error equals on a ba
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ganaug.atomic import atomic_path, atomic_write_json, atomic_write_text
 from ganaug.study.plan import ARMS, REAL_ARMS
 
 __all__ = ["BANK_PER_CLASS", "format_table", "minority_classes", "paired_interval",
@@ -328,7 +328,7 @@ def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out
     fields = ["run_id", "classifier", "arm", "variant", "recipe", "mode", "ratio", "seed",
               "train_images", "synthetic_images", "test_error", "balanced_error", "test_samples",
               "faithfulness_mean", "faithfulness_worst"]
-    with open(out / "results.csv", "w", newline="") as file:
+    with atomic_path(out / "results.csv") as temporary, open(temporary, "w", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=fields + ["class_errors", "class_train_counts"])
         writer.writeheader()
         for record in records:
@@ -336,8 +336,8 @@ def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out
                              "class_errors": " ".join(f"{e:.2f}" for e in record["class_errors"]),
                              "class_train_counts": " ".join(
                                  map(str, record.get("class_train_counts") or []))})
-    (out / "summary.json").write_text(json.dumps(rows, indent=2))
-    (out / "table.txt").write_text(format_table(rows) + "\n")
+    atomic_write_json(out / "summary.json", rows)
+    atomic_write_text(out / "table.txt", format_table(rows) + "\n")
     from ganaug.study.html import write_report
     from ganaug.study.plots import plot_class_errors, plot_curves, plot_error_vs_ratio
 

@@ -31,6 +31,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ganaug.atomic import atomic_save, atomic_write_json, atomic_write_text
+from ganaug.checkpoint_io import SafeCheckpointIO
 from ganaug.classify import ClassifierEnsemble, ClassifierModule
 from ganaug.data import (
     ImageDataModule,
@@ -43,6 +45,7 @@ from ganaug.data import (
     save_bank,
 )
 from ganaug.data.datamodule import EpochSeededRandomSampler
+from ganaug.data.interpolation import InterpolationSource
 from ganaug.data.labelled import LabelledImages
 from ganaug.diversity import DiversityControl
 from ganaug.images import from_uint8, write_png
@@ -51,8 +54,10 @@ from ganaug.metrics.novelty import class_novelty
 from ganaug.metrics.selection import SelectGenerator
 from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
+from ganaug.serialization import load_weights
 from ganaug.study.config import StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
+from ganaug.study.lock import StudyLock
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
 from ganaug.study.report import summarize, write_results
 from ganaug.study.timings import TaskTimings
@@ -62,6 +67,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Study", "run_study", "torch_threads"]
 
+# what to do when a classifier the study saved does not fit the model its settings build
+_REDO = ("the file was replaced, or written with other settings: delete it (and the runs and "
+         "banks made with it) to have the study train it again")
 VERDICT_PER_CLASS = {"faithfulness_per_class": "per_class",
                      "second_judge_per_class": "second_judge_per_class",
                      "spread_per_class": "spread_per_class",
@@ -96,7 +104,7 @@ class Study:
         self._check_folder()  # before anything in the folder is written
         self.out.mkdir(parents=True, exist_ok=True)
         if not (self.out / "config.json").is_file():  # the settings the folder's runs are made with
-            (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+            atomic_write_json(self.out / "config.json", config.to_dict())
         self._gans: dict[str, Any] = {}
         self._teachers: dict[tuple[str, int], ClassifierModule] = {}
         self._judges: dict[int, ClassifierModule] = {}
@@ -153,7 +161,7 @@ class Study:
         return L.Trainer(max_steps=max_steps, accelerator=self.config.accelerator, devices=1,
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, limit_val_batches=0,
-                         default_root_dir=str(self.out), **kwargs)
+                         default_root_dir=str(self.out), plugins=[SafeCheckpointIO()], **kwargs)
 
     # the GANs
 
@@ -205,13 +213,14 @@ class Study:
         trainer = L.Trainer(max_steps=c.gan_max_steps, accelerator=c.accelerator, devices=1,
                             logger=False, enable_checkpointing=False,
                             enable_progress_bar=self.progress, enable_model_summary=False,
-                            default_root_dir=str(checkpoint.parent), callbacks=callbacks)
+                            default_root_dir=str(checkpoint.parent), callbacks=callbacks,
+                            plugins=[SafeCheckpointIO()])  # gan.ckpt written atomically
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
-            (checkpoint.parent / "selection.json").write_text(json.dumps(
+            atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
                 {"best_iteration": selection.best_iteration, "criterion": selection.criterion,
                  "history": [dict(iteration=i, referee_mean=m, referee_worst=w,
                                   judge_mean=judged.get(i, (None, None))[0],
@@ -241,7 +250,7 @@ class Study:
             path = self._teacher_path(classifier, seed)
             name = f"teacher-{classifier}-seed{seed}"  # as in ganaug.study.tasks
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="teacher classifier", remedy=_REDO)
                 if Run("classic", classifier, seed) not in plan_runs(c):  # else that run's file
                     self.timings.reused(name, "teacher")
             else:
@@ -250,8 +259,7 @@ class Study:
                     real = self.real_data()
                     self._trainer(max_steps).fit(model,
                                                  SyntheticBlendDataModule(real, None, seed=seed))
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    torch.save(model.state_dict(), path)
+                    atomic_save(model.state_dict(), path)
             self._teachers[key] = model.eval()
         return self._teachers[key]
 
@@ -283,7 +291,7 @@ class Study:
             name = "judge" if index == 0 else f"judge{index + 1}"
             path = self.out / f"{name}.pt"
             if path.is_file():
-                model.load_state_dict(torch.load(path, weights_only=True))
+                load_weights(path, model, kind="judge", remedy=_REDO)
                 self.timings.reused(name, "judge")
             else:
                 with self.timings.timing(name, "judge"), self.threads("judge"):
@@ -307,8 +315,8 @@ class Study:
         trainer.fit(model, DataLoader(real.val_dataset, batch_size=c.batch_size, sampler=order))
         trainer.test(model, real.test_dataloader(), verbose=False)
         metrics = model.test_metrics()
-        torch.save(model.state_dict(), path)
-        path.with_suffix(".json").write_text(json.dumps(
+        atomic_save(model.state_dict(), path)
+        atomic_write_text(path.with_suffix(".json"), json.dumps(
             {"trained_on": f"{c.judge_per_class} held-out real images per class",
              "architecture": c.classifiers[0], "seed": seed,
              "test_accuracy": metrics["test_acc"],
@@ -338,16 +346,22 @@ class Study:
         control = variant.diversity()
         return control, self.bank_referee() if control.uses_referee else None
 
-    def draw_bank(self, variant: Variant, seed: int, counts: list[int]) -> LabelledImages:
-        """``counts`` images per class from ``variant``'s GAN, drawn for ``seed`` under its
-        diversity control (:meth:`bank_control`), as every bank of the study is; nothing is
-        saved."""
-        control, referee = self.bank_control(variant)
+    def synthetic_source(self, variant: Variant) -> Any:
+        """What ``variant``'s images are drawn from: its GAN bound to the real training images
+        (DAGAN makes images from them), or an :class:`InterpolationSource` of those images."""
         real = self.real_data()
         real.setup()
-        sampler = self.gan(variant).bind(real.train_dataset)  # DAGAN: from real images
-        return generate_bank(sampler, counts, control=control, referee=referee, seed=seed,
-                             progress=False)
+        if variant.source == "interpolation":
+            return InterpolationSource(real.train_dataset, **variant.source_options)
+        return self.gan(variant).bind(real.train_dataset)
+
+    def draw_bank(self, variant: Variant, seed: int, counts: list[int]) -> LabelledImages:
+        """``counts`` images per class from ``variant``'s source (:meth:`synthetic_source`),
+        drawn for ``seed`` under its diversity control (:meth:`bank_control`), as every bank of
+        the study is; nothing is saved."""
+        control, referee = self.bank_control(variant)
+        return generate_bank(self.synthetic_source(variant), counts, control=control,
+                             referee=referee, seed=seed, progress=False)
 
     def faithfulness(self, variant: Variant, seed: int, bank: LabelledImages) -> dict[str, Any]:
         """The judge's verdict on a bank (written next to it); empty without a judge."""
@@ -365,7 +379,7 @@ class Study:
                     verdict = bank_faithfulness(bank.images, bank.labels, judge.network,
                                                 num_classes=bank.num_classes).to_dict()
                     verdict.update(self._bank_measures(bank))
-                    path.write_text(json.dumps(verdict, indent=2))
+                    atomic_write_json(path, verdict)
             self._faithfulness[key] = verdict
         return self._faithfulness[key]
 
@@ -420,16 +434,17 @@ class Study:
             blend_options = recipe.blend_options() if recipe else {}
             source: Any = bank
             if blend_options.get("resample_every_epoch"):
-                # the GAN itself, drawn from afresh at every epoch as the bank was drawn; the
+                # the source itself, drawn from afresh at every epoch as the bank was drawn; the
                 # bank's verdict above stands for its draws
                 control, referee = self.bank_control(variant)  # as for the bank
-                source = self.gan(variant)
+                source = self.synthetic_source(variant)
                 blend_options = {**blend_options, "diversity": control, "referee": referee}
             balance = run.mode == "balance"  # tops every class up to the largest; no ratio
             data = SyntheticBlendDataModule(real, source, mode=run.mode, seed=run.seed,
                                             ratio=0.0 if balance else run.ratio, **blend_options)
         else:
-            data = SyntheticBlendDataModule(real, None, seed=run.seed)
+            real_options = recipe.real_blend_options() if recipe else {}  # e.g. re-sampling
+            data = SyntheticBlendDataModule(real, None, seed=run.seed, **real_options)
         classic = c.classic_augment if run.arm in CLASSIC_ARMS else "none"
         extra: dict[str, Any] = recipe.classifier_options() if recipe else {}
         if recipe is not None and recipe.needs_teacher:
@@ -441,8 +456,7 @@ class Study:
         trainer.fit(model, data)
         if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
             path = self._teacher_path(run.classifier, run.seed)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            torch.save(model.state_dict(), path)
+            atomic_save(model.state_dict(), path)
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()
         record = {**dataclasses.asdict(run), "run_id": run.run_id,
@@ -457,10 +471,7 @@ class Study:
                   **{field: verdict[key] for field, key in VERDICT_PER_CLASS.items()
                      if key in verdict},
                   "seconds": round(time.perf_counter() - started, 1)}
-        record_path.parent.mkdir(parents=True, exist_ok=True)
-        partial = record_path.with_name(record_path.name + ".partial")  # a kill leaves no half file
-        partial.write_text(json.dumps(record, indent=2))
-        partial.replace(record_path)
+        atomic_write_json(record_path, record)  # a kill leaves no half file
         return record
 
     def _curve(self, run: Run, max_steps: int) -> list[LearningCurve]:
@@ -502,13 +513,16 @@ def _read_record(path: Path) -> dict[str, Any] | None:
 def bank_counts(config: StudyConfig, real_counts: torch.Tensor) -> list[int]:
     """Synthetic images per class that every blend of the study can draw from: the largest ratio's
     ``floor(r * N_c + 0.5)`` (1 when a synthetic-only arm runs), and the re-balancing counts
-    when a mode is ``balance``."""
+    when a mode is ``balance`` (to the largest class, or to a recipe's ``target``)."""
     ratio_modes = [mode for mode in config.modes if mode != "balance"]
     cas = config.cas or config.cas_classic
     largest = max([*(config.ratios if ratio_modes else []), 1.0 if cas else 0.0])
     needed = blend_counts(real_counts, largest, "augment")
     if "balance" in config.modes:
-        needed = torch.maximum(needed, balance_counts(real_counts))
+        targets = [None] + [recipe.options["target"] for recipe in config.recipes
+                            if recipe.options.get("target") is not None]
+        for target in targets:  # a cap only lowers a count: the uncapped one covers it
+            needed = torch.maximum(needed, balance_counts(real_counts, target))
     return needed.tolist()
 
 
@@ -521,15 +535,19 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     (:class:`~ganaug.study.executors.SequentialExecutor`); a
     :class:`~ganaug.study.local_executor.LocalExecutor` runs tasks side by side in worker
     processes, a :class:`~ganaug.study.ray_executor.RayExecutor` spreads them over a Ray
-    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``)."""
-    study = Study(config, out, progress=progress, loggers=loggers)
-    records = study.run_all() if executor is None else executor.execute(study)
-    with study.timings.timing("outputs", "outputs"):
-        rows = summarize(records)
-        write_results(records, rows, study.out)
-    # apart from the results: wall times differ from one invocation to the next
-    study.timings.write(study.out / "timings.json",
-                        executor=type(executor).__name__ if executor else "SequentialExecutor",
-                        threads=config.threads, gan_threads=config.task_threads("gan"),
-                        cpus=getattr(executor, "cpus", None))
+    cluster. Every executor runs each task with the config's ``threads`` (``gan_threads``).
+    A second driver on the same ``out`` stops at once with :class:`~ganaug.study.lock.StudyLocked`
+    (:class:`~ganaug.study.lock.StudyLock`)."""
+    config.validate()  # an invalid setting makes no folder
+    with StudyLock(out):  # one driver per folder, whichever executor it uses
+        study = Study(config, out, progress=progress, loggers=loggers)
+        records = study.run_all() if executor is None else executor.execute(study)
+        with study.timings.timing("outputs", "outputs"):
+            rows = summarize(records)
+            write_results(records, rows, study.out)
+        # apart from the results: wall times differ from one invocation to the next
+        study.timings.write(study.out / "timings.json",
+                            executor=type(executor).__name__ if executor else "SequentialExecutor",
+                            threads=config.threads, gan_threads=config.task_threads("gan"),
+                            cpus=getattr(executor, "cpus", None))
     return rows

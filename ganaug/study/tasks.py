@@ -9,7 +9,7 @@ it reads (``needs``):
   referee when ``data_seed`` is not among the seeds, a bank referee of another seed); otherwise
   the teacher of a seed *is* that seed's classic run, and tasks that need it name the run;
 - ``gan-<name>``: one GAN training per ``gan-*`` folder, after the referee and the judge when the
-  GAN's snapshot is selected;
+  GAN's snapshot is selected (none for a variant of ``source: interpolation``);
 - ``bank-<variant>-seed<s>``: a synthetic bank and the judge's verdict on it, after its GAN (and
   the referee, or the teachers of ``bank_referee_seeds``, when its control filters or picks with
   it);
@@ -48,8 +48,9 @@ class Task:
 
 
 def gan_folder(config: StudyConfig, variant: Variant) -> str | None:
-    """The ``gan-*`` folder the GAN of ``variant`` is trained into (None: ``gan_checkpoint``)."""
-    if config.gan_checkpoint and not variant.trains_own_gan:
+    """The ``gan-*`` folder the GAN of ``variant`` is trained into (None: ``gan_checkpoint``, or
+    a variant whose images come from no GAN)."""
+    if variant.source != "gan" or config.gan_checkpoint and not variant.trains_own_gan:
         return None
     return "gan-" + (variant.name if variant.trains_own_gan else "base")
 

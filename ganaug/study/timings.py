@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ganaug.atomic import atomic_write_text
 __all__ = ["PHASES", "TaskTimings"]
 
 PHASES = ("judge", "teacher", "gan", "bank", "run", "outputs")
@@ -100,4 +101,4 @@ class TaskTimings:
 
     def write(self, path: str | Path, **about: Any) -> None:
         """Write :meth:`summary` to ``path`` (``timings.json`` in the study folder)."""
-        Path(path).write_text(json.dumps(self.summary(**about), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(self.summary(**about), indent=2) + "\n")

@@ -1,0 +1,118 @@
+"""Long-tail remedies in the study: real-only recipes (imbalance losses, class-balanced
+re-sampling) as control runs alone, partial top-ups as recipes of balance mode with bank counts
+by hand, an interpolation variant that trains no GAN, and the config checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ganaug.data import InterpolationSource, SyntheticBlendDataModule
+from ganaug.study import Recipe, StudyConfig, plan_runs, run_study
+from ganaug.study.runner import bank_counts
+from ganaug.study.tasks import plan_tasks
+
+# digits, 6 real images of class 0 down to 2 of class 9: 6, 5, 5, 4, 4, 3, 3, 3, 2, 2 (37)
+COUNTS = [6, 5, 5, 4, 4, 3, 3, 3, 2, 2]
+LONG_TAIL = dict(
+    dataset="digits", image_size=28, n_per_class=6, imbalance_factor=3, test_per_class=3,
+    seeds=[0], modes=["balance"], ratios=[1.0], classic_augment="flip", max_steps=3,
+    batch_size=8, accelerator="cpu", judge_per_class=0, cas=False, gan_arms=["gan+classic"],
+    curve_points=0,
+    variants=[dict(name="smote", source="interpolation", source_options=dict(neighbours=2))],
+    recipes=[
+        dict(name="la", options=dict(imbalance_loss="logit_adjusted", real_only=True)),
+        dict(name="drw", options=dict(imbalance_loss="deferred_reweighting",
+                                      imbalance_options=dict(start=0.5), real_only=True)),
+        dict(name="resampled", options=dict(sampling="class_balanced", real_only=True)),
+        dict(name="capped", options=dict(max_synthetic_per_real=1)),
+        dict(name="to8", options=dict(target=8)),
+    ],
+)
+
+
+def test_real_only_recipes_add_their_control_run_alone():
+    runs = [run.run_id for run in plan_runs(StudyConfig.from_dict(LONG_TAIL))]
+    assert runs == [
+        "small_cnn-real-seed0", "small_cnn-classic-seed0", "small_cnn-classic-la-seed0",
+        "small_cnn-classic-drw-seed0", "small_cnn-classic-resampled-seed0",
+        "small_cnn-gan_classic-smote-balance-r1-seed0",
+        "small_cnn-gan_classic-smote-balance-r1-capped-seed0",
+        "small_cnn-gan_classic-smote-balance-r1-to8-seed0"]
+
+
+def test_recipe_options_go_where_they_act():
+    recipe = Recipe("x", dict(imbalance_loss="logit_adjusted", imbalance_options=dict(tau=0.5),
+                              sampling="class_balanced", max_synthetic_per_real=2,
+                              real_only=False))
+    assert recipe.classifier_options() == dict(imbalance_loss="logit_adjusted",
+                                               imbalance_options=dict(tau=0.5))
+    assert recipe.blend_options() == dict(sampling="class_balanced", max_synthetic_per_real=2)
+    assert recipe.real_blend_options() == dict(sampling="class_balanced")
+    assert recipe.needs_control and not recipe.real_only
+    assert not Recipe("cap", dict(max_synthetic_per_real=2)).needs_control
+
+
+def test_bank_counts_cover_every_target_by_hand():
+    config = StudyConfig.from_dict(LONG_TAIL)
+    # to the largest class (6): 0, 1, 1, 2, 2, 3, 3, 3, 4, 4; to 8: 2, 3, 3, 4, 4, 5, 5, 5, 6, 6
+    assert bank_counts(config, torch.tensor(COUNTS)) == [2, 3, 3, 4, 4, 5, 5, 5, 6, 6]
+    config.recipes = [r for r in config.recipes if r.name != "to8"]
+    assert bank_counts(config, torch.tensor(COUNTS)) == [0, 1, 1, 2, 2, 3, 3, 3, 4, 4]
+
+
+def test_an_interpolation_variant_trains_no_gan():
+    names = [task.name for task in plan_tasks(StudyConfig.from_dict(LONG_TAIL))]
+    assert not [name for name in names if name.startswith("gan-")]
+    assert "bank-smote-seed0" in names
+
+
+def test_the_long_tail_remedies_run_in_a_tiny_study(tmp_path, monkeypatch):
+    blends = []
+    original_init = SyntheticBlendDataModule.__init__
+
+    def spy_init(self, real, synthetic=None, **kwargs):
+        blends.append((synthetic, kwargs))
+        original_init(self, real, synthetic, **kwargs)
+
+    monkeypatch.setattr(SyntheticBlendDataModule, "__init__", spy_init)
+    rows = run_study(StudyConfig.from_dict(LONG_TAIL), tmp_path, progress=False)
+    records = {path.stem: json.loads(path.read_text()) for path in (tmp_path / "runs").glob("*.json")}
+    assert len(records) == 8
+    assert all(r["class_train_counts"] == COUNTS for r in records.values())
+    synthetic = {r["recipe"]: r["synthetic_images"] for r in records.values()
+                 if r["arm"] == "gan+classic"}
+    # to 6: 23; capped at one per real image: 0, 1, 1, 2, 2, 3, 3, 3, 2, 2 = 19; to 8: 43
+    assert synthetic == {"": 23, "capped": 19, "to8": 43}
+    assert not list(tmp_path.glob("gan-*")) and not list(tmp_path.glob("samples-*"))
+    bank = torch.load(tmp_path / "banks" / "smote-seed0.pt", weights_only=True)
+    assert torch.bincount(bank["labels"]).tolist() == [2, 3, 3, 4, 4, 5, 5, 5, 6, 6]
+    # the re-sampling recipe's control run draws class-balanced batches of real images only
+    real_only = [kwargs for source, kwargs in blends if source is None]
+    assert sum(kwargs.get("sampling") == "class_balanced" for kwargs in real_only) == 1
+    assert all(isinstance(source, InterpolationSource) or source is None
+               or hasattr(source, "labels") for source, _ in blends)
+    arms = {(row["arm"], row["recipe"]) for row in rows}
+    assert {("classic", "la"), ("classic", "drw"), ("classic", "resampled")} <= arms
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    (dict(recipes=[dict(name="t", options=dict(target=5))], modes=["augment"]),
+     "options of mode 'balance'"),
+    (dict(recipes=[dict(name="r", options=dict(real_only=True))]), "changes nothing"),
+    (dict(recipes=[dict(name="r", options=dict(real_only=True, class_weights="inverse_frequency",
+                                                synthetic_weight=0.5))]), "act on synthetic"),
+    (dict(recipes=[dict(name="r", options=dict(imbalance_loss="focal"))]), "unknown imbalance_loss"),
+    (dict(recipes=[dict(name="r", options=dict(sampling="balanced"))]), "sampling must be one of"),
+    (dict(recipes=[dict(name="r", options=dict(real_only="yes"))]), "real_only must be"),
+    (dict(variants=[dict(name="v", source="vae")]), "source must be one of"),
+    (dict(variants=[dict(name="v", source="interpolation", gan_options=dict(latent_dim=8))]),
+     "leave gan_options empty"),
+    (dict(variants=[dict(name="v", source="interpolation", source_options=dict(k=3))]),
+     "takes options \\['neighbours'\\]"),
+])
+def test_bad_long_tail_settings_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        StudyConfig.from_dict({**LONG_TAIL, **changes})
