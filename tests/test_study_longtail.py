@@ -108,6 +108,11 @@ def test_the_long_tail_remedies_run_in_a_tiny_study(tmp_path, monkeypatch):
     (dict(recipes=[dict(name="r", options=dict(imbalance_loss="focal"))]), "unknown imbalance_loss"),
     (dict(recipes=[dict(name="r", options=dict(sampling="balanced"))]), "sampling must be one of"),
     (dict(recipes=[dict(name="r", options=dict(real_only="yes"))]), "real_only must be"),
+    (dict(recipes=[dict(name="r", options=dict(imbalance_loss="logit_adjusted",
+                                                class_weights="inverse_frequency"))]),
+     "choose one"),
+    (dict(recipes=[dict(name="r", options=dict(sampling="class_balanced",
+                                                synthetic_share=0.25))]), "choose one"),
     (dict(variants=[dict(name="v", source="vae")]), "source must be one of"),
     (dict(variants=[dict(name="v", source="interpolation", gan_options=dict(latent_dim=8))]),
      "leave gan_options empty"),
@@ -117,3 +122,52 @@ def test_the_long_tail_remedies_run_in_a_tiny_study(tmp_path, monkeypatch):
 def test_bad_long_tail_settings_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
         StudyConfig.from_dict({**LONG_TAIL, **changes})
+
+
+def test_the_banks_can_be_filtered_by_a_real_only_remedys_classifiers(tmp_path):
+    from ganaug.classify import ClassifierEnsemble
+    from ganaug.study.runner import Study
+
+    values = {**LONG_TAIL, "bank_referee_recipe": "la", "bank_referee_seeds": [0, 5],
+              "variants": [dict(name="smote", source="interpolation",
+                                control=dict(filter_misclassified=True))]}
+    config = StudyConfig.from_dict(values)
+    tasks = {task.name: task for task in plan_tasks(config)}
+    # seed 0's control run of the recipe is a referee; seed 5 is no seed of the plan: a task
+    assert set(tasks["bank-smote-seed0"].needs) == {"small_cnn-classic-la-seed0",
+                                                     "teacher-small_cnn-la-seed5"}
+    assert tasks["teacher-small_cnn-la-seed5"].recipe == "la"
+    study = Study(config, tmp_path, progress=False)
+    referee = study.bank_referee()
+    assert isinstance(referee, ClassifierEnsemble)
+    assert [m.hparams.imbalance_loss for m in referee.members] == ["logit_adjusted"] * 2
+    assert (tmp_path / "teachers" / "small_cnn-la-seed5.pt").is_file()
+    # the control run of the recipe saves its classifier where the referee looks for it
+    study.run(next(run for run in plan_runs(config) if run.recipe == "la"))
+    assert (tmp_path / "teachers" / "small_cnn-la-seed0.pt").is_file()
+
+
+@pytest.mark.parametrize("recipe", ["nothing", "capped"])
+def test_the_bank_referee_recipe_must_train_real_images_differently(recipe):
+    with pytest.raises(ValueError, match="bank_referee_recipe must name a recipe"):
+        StudyConfig.from_dict({**LONG_TAIL, "bank_referee_recipe": recipe})
+
+
+def test_the_referee_precision_script_compares_the_remedies_classifiers(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    values = {**LONG_TAIL, "judge_per_class": 5, "recipes": LONG_TAIL["recipes"][:3],
+              "variants": [dict(name="smote", source="interpolation",
+                                control=dict(filter_misclassified=True))]}
+    run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "referee_precision.py"
+    spec = importlib.util.spec_from_file_location("referee_precision", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main([str(tmp_path), "--per-class", "4", "--existing-only"])
+    rows = [line.split("|")[1:-1] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    assert [row[0].strip() for row in rows] == ["classic", "la", "drw", "resampled",
+                                                "(no filter: the pool)"]
+    assert all(len(row[2].split()) == 10 for row in rows)  # accepted / precision per class

@@ -23,6 +23,7 @@ from ganaug.metrics.novelty import (
 )
 from ganaug.metrics.precision_recall import precision_recall
 from ganaug.metrics.reference import ReferenceFeatures, load_or_compute_reference
+from ganaug.metrics.referee import FilterPrecision, filter_precision
 from ganaug.metrics.scores import (
     ClassFrechetDistance,
     FrechetDistance,
@@ -36,6 +37,7 @@ __all__ = [
     "ClassFrechetDistance",
     "EvaluationResult",
     "FeatureExtractor",
+    "FilterPrecision",
     "FrechetDistance",
     "GenerativeEvaluator",
     "GenerativeMetrics",
@@ -51,6 +53,7 @@ __all__ = [
     "class_novelty",
     "build_extractor",
     "classification_accuracy_score",
+    "filter_precision",
     "frechet_distance",
     "gaussian_from_sums",
     "inception_score",

@@ -149,6 +149,13 @@ class Recipe:
         if options.get("sampling", "random") not in SAMPLINGS:
             raise ValueError(f"recipe {self.name!r}: sampling must be one of {SAMPLINGS}, got "
                              f"{options['sampling']!r}")
+        if options.get("imbalance_loss") is not None and options.get("class_weights") is not None:
+            raise ValueError(f"recipe {self.name!r}: class_weights and imbalance_loss both weigh "
+                             f"the loss by class: choose one")
+        if options.get("sampling", "random") != "random" and \
+                options.get("synthetic_share") is not None:
+            raise ValueError(f"recipe {self.name!r}: sampling and synthetic_share both decide what "
+                             f"a batch holds: choose one")
         if not isinstance(options.get("real_only", False), bool):
             raise ValueError(f"recipe {self.name!r}: real_only must be true or false")
         balance = [k for k in BALANCE_OPTIONS if k in options]
@@ -230,6 +237,9 @@ class StudyConfig:
     # of these seeds filter and pick the banks' images together, by their mean class
     # probabilities (ClassifierEnsemble); None = the referee alone (data_seed). The GAN's snapshot
     # is selected by the referee alone either way, so the GAN does not wait for them
+    bank_referee_recipe: str | None = None  # filter the banks with the classifiers of this
+    # recipe's control runs (e.g. a logit-adjusted real-only arm, fitter for rare classes than
+    # plain classic augmentation) instead of the classic ones; None = the classic ones
 
     # classifier training
     classic_augment: str = "affine"  # the classic arm's policy (ganaug.classify.CLASSIC_POLICIES)
@@ -335,6 +345,13 @@ class StudyConfig:
                                  f"the classic-arm classifiers that filter the banks together), or "
                                  f"None for the referee alone; got {seeds!r}")
         recipe_names = [r.name for r in self.recipes]
+        if self.bank_referee_recipe is not None:
+            named = next((r for r in self.recipes if r.name == self.bank_referee_recipe), None)
+            if named is None or not named.needs_control or named.needs_teacher:
+                fit = [r.name for r in self.recipes if r.needs_control and not r.needs_teacher]
+                raise ValueError(f"bank_referee_recipe must name a recipe that changes training "
+                                 f"on real images without a teacher (its control runs are the "
+                                 f"referees); got {self.bank_referee_recipe!r}, fit: {fit}")
         if len(set(recipe_names)) != len(recipe_names) or "" in recipe_names:
             raise ValueError(f"recipe names must be unique and not empty, got {recipe_names}")
         for recipe in self.recipes:

@@ -65,7 +65,7 @@ from ganaug.study.timings import TaskTimings
 if TYPE_CHECKING:
     from ganaug.study.executors import Executor
 
-__all__ = ["Study", "run_study", "torch_threads"]
+__all__ = ["Study", "run_study", "teacher_task_name", "torch_threads"]
 
 # what to do when a classifier the study saved does not fit the model its settings build
 _REDO = ("the file was replaced, or written with other settings: delete it (and the runs and "
@@ -77,6 +77,11 @@ VERDICT_PER_CLASS = {"faithfulness_per_class": "per_class",
 """A bank's per-class measures a synthetic run's record copies from its verdict: record field ->
 verdict key."""
 _JUDGE_STREAM = 0x70D6E  # the judge's initialisation and augmentation, apart from every run's
+
+
+def teacher_task_name(classifier: str, seed: int, recipe: str = "") -> str:
+    """The task (and timing) name of a teacher that no run of the plan saves."""
+    return f"teacher-{classifier}-{recipe}-seed{seed}" if recipe else f"teacher-{classifier}-seed{seed}"
 
 
 @contextmanager
@@ -220,6 +225,12 @@ class Study:
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
         trainer.save_checkpoint(checkpoint)
+        history = getattr(model.augment_schedule, "history", None)
+        if history is not None:  # adaptive augmentation: p's curve (D step, r_t, p)
+            (checkpoint.parent / "augment.json").write_text(json.dumps(
+                {"schedule": repr(model.augment_schedule),
+                 "history": [dict(d_step=d, ratio=r, probability=p) for d, r, p in history]},
+                indent=2))
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
             atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
@@ -239,28 +250,32 @@ class Study:
                                 channels=real.image_shape[0], image_size=real.image_shape[1],
                                 classic_augment=classic, seed=seed, **{**options, **extra})
 
-    def _teacher_path(self, classifier: str, seed: int) -> Path:
-        return self.out / "teachers" / f"{classifier}-seed{seed}.pt"
+    def _teacher_path(self, classifier: str, seed: int, recipe: str = "") -> Path:
+        name = f"{classifier}-{recipe}-seed{seed}" if recipe else f"{classifier}-seed{seed}"
+        return self.out / "teachers" / f"{name}.pt"
 
-    def teacher(self, classifier: str, seed: int) -> ClassifierModule:
-        """The classic-arm classifier of ``seed`` (saved by that run; trained the same way here
-        when the plan does not hold it)."""
-        key = (classifier, seed)
+    def teacher(self, classifier: str, seed: int, recipe: str = "") -> ClassifierModule:
+        """The classic-arm classifier of ``seed``, or with ``recipe`` that recipe's control run's
+        (saved by that run; trained the same way here when the plan does not hold it)."""
+        key = (classifier, seed, recipe)
         if key not in self._teachers:
             c = self.config
-            model = self._classifier(classifier, seed, c.classic_augment)
-            path = self._teacher_path(classifier, seed)
-            name = f"teacher-{classifier}-seed{seed}"  # as in ganaug.study.tasks
+            remedy = next((r for r in c.recipes if r.name == recipe), None) if recipe else None
+            extra = remedy.classifier_options() if remedy else {}
+            model = self._classifier(classifier, seed, c.classic_augment, **extra)
+            path = self._teacher_path(classifier, seed, recipe)
+            name = teacher_task_name(classifier, seed, recipe)
             if path.is_file():
                 load_weights(path, model, kind="teacher classifier", remedy=_REDO)
-                if Run("classic", classifier, seed) not in plan_runs(c):  # else that run's file
-                    self.timings.reused(name, "teacher")
+                if Run("classic", classifier, seed, recipe=recipe) not in plan_runs(c):
+                    self.timings.reused(name, "teacher")  # else that run's file
             else:
                 with self.timings.timing(name, "teacher"), self.threads("teacher"):
                     _, max_steps = c.training(classifier)
                     real = self.real_data()
-                    self._trainer(max_steps).fit(model,
-                                                 SyntheticBlendDataModule(real, None, seed=seed))
+                    options = remedy.real_blend_options() if remedy else {}
+                    self._trainer(max_steps).fit(
+                        model, SyntheticBlendDataModule(real, None, seed=seed, **options))
                     atomic_save(model.state_dict(), path)
             self._teachers[key] = model.eval()
         return self._teachers[key]
@@ -272,12 +287,15 @@ class Study:
 
     def bank_referee(self) -> nn.Module:
         """What filters and picks the banks' images: the referee, or with ``bank_referee_seeds``
-        the :class:`ClassifierEnsemble` of those seeds' teachers (first classifier)."""
+        the :class:`ClassifierEnsemble` of those seeds' teachers (first classifier); with
+        ``bank_referee_recipe``, the teachers of that recipe's control runs instead."""
         c = self.config
         seeds = c.bank_referee_seed_list()
-        if seeds == [c.data_seed]:
+        recipe = c.bank_referee_recipe or ""
+        if seeds == [c.data_seed] and not recipe:
             return self.referee()
-        return ClassifierEnsemble([self.teacher(c.classifiers[0], s) for s in seeds]).eval()
+        members = [self.teacher(c.classifiers[0], s, recipe) for s in seeds]
+        return members[0] if len(members) == 1 else ClassifierEnsemble(members).eval()
 
     def judge(self, index: int = 0) -> ClassifierModule | None:
         """The independent judge of class faithfulness (None when ``judge_per_class`` is 0),
@@ -456,8 +474,8 @@ class Study:
         reload = {"reload_dataloaders_every_n_epochs": 1} if data.resample_every_epoch else {}
         trainer = self._trainer(max_steps, callbacks=self._curve(run, max_steps), **reload)
         trainer.fit(model, data)
-        if run.arm == "classic" and not run.recipe:  # this seed's teacher (and the referee)
-            path = self._teacher_path(run.classifier, run.seed)
+        if run.arm == "classic":  # this seed's teacher (and the referee), or its recipe's
+            path = self._teacher_path(run.classifier, run.seed, run.recipe)
             atomic_save(model.state_dict(), path)
         trainer.test(model, data, verbose=False)
         metrics = model.test_metrics()

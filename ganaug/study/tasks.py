@@ -28,7 +28,7 @@ from typing import Any
 
 from ganaug.study.config import StudyConfig, Variant
 from ganaug.study.plan import Run, plan_runs
-from ganaug.study.runner import Study, bank_counts
+from ganaug.study.runner import Study, bank_counts, teacher_task_name
 
 __all__ = ["Task", "is_done", "perform", "plan_tasks"]
 
@@ -45,6 +45,7 @@ class Task:
     variant: str = ""  # kinds "gan" and "bank"
     classifier: str = ""  # kind "teacher"
     seed: int = 0  # kinds "teacher" and "bank"
+    recipe: str = ""  # kind "teacher": the recipe of its control run ("" = plain classic)
 
 
 def gan_folder(config: StudyConfig, variant: Variant) -> str | None:
@@ -61,19 +62,22 @@ def plan_tasks(config: StudyConfig) -> list[Task]:
     run_names = {run.run_id for run in runs}
     tasks: dict[str, Task] = {}
 
-    def teacher(classifier: str, seed: int) -> str:
-        run = Run("classic", classifier, seed)
-        if run.run_id in run_names:  # the classic run saves its seed's teacher
+    def teacher(classifier: str, seed: int, recipe: str = "") -> str:
+        run = Run("classic", classifier, seed, recipe=recipe)
+        if run.run_id in run_names:  # the classic run saves its seed's teacher (or recipe's)
             return run.run_id
-        name = f"teacher-{classifier}-seed{seed}"
-        tasks.setdefault(name, Task(name, "teacher", classifier=classifier, seed=seed))
+        name = teacher_task_name(classifier, seed, recipe)
+        tasks.setdefault(name, Task(name, "teacher", classifier=classifier, seed=seed,
+                                    recipe=recipe))
         return name
 
     def referee() -> str:
         return teacher(config.classifiers[0], config.data_seed)
 
     def bank_referees() -> list[str]:  # as Study.bank_referee
-        return [teacher(config.classifiers[0], seed) for seed in config.bank_referee_seed_list()]
+        recipe = config.bank_referee_recipe or ""
+        return [teacher(config.classifiers[0], seed, recipe)
+                for seed in config.bank_referee_seed_list()]
 
     variants = {variant.name: variant for variant in config.variants}
     synthetic = [run for run in runs if run.synthetic]
@@ -136,7 +140,7 @@ def is_done(study: Study, task: Task) -> bool:
         names = ("judge", "judge2") if study.config.second_judge else ("judge",)
         return all((out / f"{name}.pt").is_file() for name in names)
     if task.kind == "teacher":
-        return study._teacher_path(task.classifier, task.seed).is_file()
+        return study._teacher_path(task.classifier, task.seed, task.recipe).is_file()
     if task.kind == "gan":
         return (out / task.name / "gan.ckpt").is_file()
     bank = out / "banks" / f"{task.variant}-seed{task.seed}.pt"
@@ -153,7 +157,7 @@ def perform(study: Study, task: Task) -> dict[str, Any] | None:
     if task.kind == "judge":
         study.judges()
     elif task.kind == "teacher":
-        study.teacher(task.classifier, task.seed)
+        study.teacher(task.classifier, task.seed, task.recipe)
     elif task.kind == "gan":
         study.gan(_variant(c, task.variant))
     elif task.kind == "bank":
