@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ganaug.config_errors import ConfigError, explain_parser_error
+from ganaug.config_errors import ConfigError, did_you_mean, explain_parser_error
 from ganaug.data import ImageDataModule
 from ganaug.data.registry import dataset_info
 from ganaug.modules import GANModule
@@ -337,7 +337,12 @@ def study_main(argv: list[str]) -> None:
                                                            "its threads)")
     parser.add_argument("--gpus-per-run", type=float, help="GPUs a Ray run reserves; 0.25 = four "
                                                            "runs per GPU")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse says only "unrecognized arguments": name the closest option too
+        flag = next((a for a in unknown if a.startswith("-")), unknown[0]).split("=")[0]
+        options = [o for action in parser._actions for o in action.option_strings]
+        raise ConfigError(f"ganaug study has no option {flag!r}{did_you_mean(flag, options)} "
+                          "(`ganaug study --help` lists them)")
     quiet_lightning()
 
     config = StudyConfig.from_yaml(args.config) if args.config else StudyConfig.quick()
