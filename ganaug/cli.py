@@ -166,7 +166,8 @@ def generate(
 
 
 def _generate_main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__)
+    parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__,
+                                     allow_abbrev=False)
     parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
                         "written by save_pretrained")
     parser.add_argument("output", help="a .pt file, or a folder for one sub-folder per class")
@@ -227,6 +228,7 @@ def _evaluate_main(argv: list[str]) -> None:
     from ganaug.metrics.evaluate import evaluate_checkpoint, write_json
 
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="ganaug evaluate",
         description="FID, IS, KID and precision / recall of a checkpoint's EMA generator against "
                     "a split of a dataset, printed as a table with the protocol (and as JSON).")
@@ -292,6 +294,7 @@ def _evaluate_main(argv: list[str]) -> None:
 def study_main(argv: list[str]) -> None:
     """``ganaug study [--config FILE] [--out DIR] [overrides]``."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="ganaug study",
         description="Train a GAN on a few real images per class, then classifiers on real, "
                     "classically augmented, synthetic-blended and both, paired by seed; write "
