@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ganaug.atomic import atomic_save
 from ganaug.config_errors import ConfigError, did_you_mean, explain_parser_error
 from ganaug.data import ImageDataModule
 from ganaug.data.registry import dataset_info
@@ -149,8 +150,7 @@ def generate(
     output = Path(output)
 
     if output.suffix == ".pt":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"images": images, "labels": labels}, output)
+        atomic_save({"images": images, "labels": labels}, output)
     else:
         classes = range(sampler.num_classes) if labels is not None else [None]
         for c in classes:
