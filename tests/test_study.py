@@ -518,3 +518,27 @@ def test_the_long_tail_gan_and_dagan_studies_run_at_a_tiny_size(tmp_path, name):
     synthetic = [row for row in rows if row["arm"] == "gan+classic"]
     assert {row["variant"] for row in synthetic} == variants
     assert all("spread_per_class" in row and "judges_agree" in row for row in synthetic)
+
+
+def test_the_long_tail_bar_config_pairs_the_gan_with_the_best_real_only_remedy():
+    """mnist5k_longtail_bar.yaml: per seed, the real-only arms (classic, weighted, and classic +
+    logit adjustment as capped_la's control) and the one GAN's full, capped and capped + logit
+    adjusted top-ups; one GAN for all seeds."""
+    from pathlib import Path
+
+    from ganaug.study.plan import plan_runs
+    from ganaug.study.tasks import plan_tasks
+
+    config = StudyConfig.from_yaml(
+        Path(__file__).parents[1] / "configs" / "study" / "mnist5k_longtail_bar.yaml")
+    gan = "small_cnn-gan_classic-uniform-bal-balance-r1"
+    per_seed = ["small_cnn-real", "small_cnn-classic", "small_cnn-classic-weighted",
+                "small_cnn-classic-capped_la", gan, f"{gan}-capped", f"{gan}-capped_la"]
+    assert [run.run_id for run in plan_runs(config)] == \
+        [f"{name}-seed{seed}" for seed in (0, 1, 2) for name in per_seed]
+    assert [task.name for task in plan_tasks(config) if task.kind == "gan"] == ["gan-uniform-bal"]
+    capped_la = next(recipe for recipe in config.recipes if recipe.name == "capped_la")
+    # the control run trains on real images with the loss alone: the cap acts on synthetic ones
+    assert capped_la.needs_control and capped_la.real_blend_options() == {}
+    assert capped_la.classifier_options() == {"imbalance_loss": "logit_adjusted",
+                                              "imbalance_options": {"tau": 1.0}}
