@@ -35,6 +35,7 @@ import torch
 import yaml
 
 from ganaug.study import StudyConfig, copy_config, run_study
+from ganaug.study.config import DEFAULTS_BEFORE_0_2
 from ganaug.study.executors import quiet_lightning
 from ganaug.study.plan import ARMS
 from ganaug.study.timings import PHASES
@@ -54,7 +55,14 @@ def read_config(spec: str) -> StudyConfig:
                            capture_output=True, text=True, check=False)
     if shown.returncode != 0:
         raise SystemExit(f"study_phases: cannot read {path} at {rev}: {shown.stderr.strip()}")
-    return StudyConfig.from_dict(yaml.safe_load(shown.stdout) or {})
+    values = yaml.safe_load(shown.stdout) or {}
+    # a revision before 0.2.0 left settings to the defaults of its day, not to the default
+    # study's recipe that the defaults are since
+    code = subprocess.run(["git", "grep", "-q", "DEFAULTS_BEFORE_0_2", rev, "--",
+                           ":/ganaug/study/config.py"], cwd=file.parent, check=False)
+    if code.returncode != 0:
+        values = {**DEFAULTS_BEFORE_0_2, **values}
+    return StudyConfig.from_dict(values)
 
 
 def quick(config: StudyConfig) -> StudyConfig:

@@ -94,6 +94,8 @@ class AdaptiveAugment(AugmentSchedule):
         self.images = float(images)
         self.probability = _check_probability(initial)
         self.last_ratio: float | None = None  # r_t at the last adjustment (for the logs)
+        self.history: list[tuple[int, float, float]] = []  # (D steps observed, r_t, p after)
+        self._observed = 0  # D steps observed in all
         self._steps = 0  # D steps observed since the last adjustment
         self._sums: Tensor | None = None  # (sum of signs, number of logits) since then, float64
 
@@ -110,6 +112,7 @@ class AdaptiveAugment(AugmentSchedule):
         step = torch.stack([total, torch.full_like(total, float(count))])
         self._sums = step if self._sums is None else self._sums.to(step.device) + step
         self._steps += 1
+        self._observed += 1
         if self._steps >= self.interval:
             sums = reduce(self._sums) if reduce is not None else self._sums
             sign_sum, count = (float(v) for v in sums.cpu())
@@ -122,18 +125,23 @@ class AdaptiveAugment(AugmentSchedule):
             if self.last_ratio == self.target:
                 step = 0.0
             self.probability = min(1.0, max(0.0, self.probability + step))
+            self.history.append((self._observed, self.last_ratio, self.probability))
         self._steps, self._sums = 0, None
 
     def state_dict(self) -> dict[str, Any]:
-        """p, r_t, and the sums of the steps since the last adjustment (exact resume)."""
+        """p, r_t, the sums of the steps since the last adjustment (exact resume) and the
+        trajectory so far (``history``: D steps observed, r_t and p after each adjustment)."""
         sums = [0.0, 0.0] if self._sums is None else [float(v) for v in self._sums.cpu()]
         return {"probability": self.probability, "last_ratio": self.last_ratio,
-                "steps": self._steps, "sign_sum": sums[0], "count": sums[1]}
+                "steps": self._steps, "sign_sum": sums[0], "count": sums[1],
+                "observed": self._observed, "history": [list(row) for row in self.history]}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.probability = _check_probability(state["probability"])
         self.last_ratio = state.get("last_ratio")
         self._steps = int(state.get("steps", 0))
+        self._observed = int(state.get("observed", 0))
+        self.history = [(int(d), float(r), float(p)) for d, r, p in state.get("history", [])]
         self._sums = None
         if self._steps:
             self._sums = torch.tensor([state["sign_sum"], state["count"]], dtype=torch.float64)

@@ -26,8 +26,10 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from ganaug.config_errors import ConfigError, explain_parser_error
+from ganaug.atomic import atomic_save
+from ganaug.config_errors import ConfigError, did_you_mean, explain_parser_error
 from ganaug.data import ImageDataModule
+from ganaug.data.registry import dataset_info
 from ganaug.modules import GANModule
 from ganaug.modules.loading import load_gan
 from ganaug.study import (
@@ -148,8 +150,7 @@ def generate(
     output = Path(output)
 
     if output.suffix == ".pt":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"images": images, "labels": labels}, output)
+        atomic_save({"images": images, "labels": labels}, output)
     else:
         classes = range(sampler.num_classes) if labels is not None else [None]
         for c in classes:
@@ -165,7 +166,8 @@ def generate(
 
 
 def _generate_main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__)
+    parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__,
+                                     allow_abbrev=False)
     parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
                         "written by save_pretrained")
     parser.add_argument("output", help="a .pt file, or a folder for one sub-folder per class")
@@ -226,6 +228,7 @@ def _evaluate_main(argv: list[str]) -> None:
     from ganaug.metrics.evaluate import evaluate_checkpoint, write_json
 
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="ganaug evaluate",
         description="FID, IS, KID and precision / recall of a checkpoint's EMA generator against "
                     "a split of a dataset, printed as a table with the protocol (and as JSON).")
@@ -291,12 +294,24 @@ def _evaluate_main(argv: list[str]) -> None:
 def study_main(argv: list[str]) -> None:
     """``ganaug study [--config FILE] [--out DIR] [overrides]``."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="ganaug study",
         description="Train a GAN on a few real images per class, then classifiers on real, "
                     "classically augmented, synthetic-blended and both, paired by seed; write "
                     "results.csv, summary.json, table.txt and PNG plots. With no options: the "
-                    "small MNIST-5k default (50 real images per class, the rest as test set).")
-    parser.add_argument("--config", help="a study YAML file (see configs/study/)")
+                    "small MNIST-5k default (50 real images per class, the rest as test set). "
+                    "On your own images (one sub-folder per class): --dataset image_folder "
+                    "--root DIR; the rest of the default study's recipe stays.")
+    parser.add_argument("--config", help="a study YAML file (see configs/study/); the fields it "
+                                          "leaves out keep the default study's values")
+    parser.add_argument("--dataset", help="a registered dataset name (image_folder: a folder "
+                                          "with one sub-folder per class, given by --root)")
+    parser.add_argument("--image-size", type=int, help="resize the images to this square size")
+    parser.add_argument("--channels", type=int, choices=(1, 3), help="1 = grey, 3 = RGB")
+    parser.add_argument("--test-per-class", type=int, help="test images per class (default: "
+                                                            "the official test split, or the rest)")
+    parser.add_argument("--judge-per-class", type=int, help="real images per class held out for "
+                                                             "the faithfulness judge (0 = none)")
     parser.add_argument("--out", default="runs/study", help="study folder; rerun to resume")
     parser.add_argument("--seeds", type=int, nargs="+")
     parser.add_argument("--ratios", type=float, nargs="+")
@@ -306,7 +321,8 @@ def study_main(argv: list[str]) -> None:
     parser.add_argument("--max-steps", type=int, help="classifier steps per run")
     parser.add_argument("--gan-max-steps", type=int, help="GAN optimizer steps")
     parser.add_argument("--gan-checkpoint", help="use this trained GAN instead of training one")
-    parser.add_argument("--root", help="dataset folder")
+    parser.add_argument("--root", help="the dataset's folder (image_folder: the folder of class "
+                                       "folders)")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ...")
     parser.add_argument("--executor", choices=("local", "sequential", "ray"), default="local",
                         help="local: tasks side by side in worker processes on this machine "
@@ -324,16 +340,22 @@ def study_main(argv: list[str]) -> None:
                                                            "its threads)")
     parser.add_argument("--gpus-per-run", type=float, help="GPUs a Ray run reserves; 0.25 = four "
                                                            "runs per GPU")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse says only "unrecognized arguments": name the closest option too
+        flag = next((a for a in unknown if a.startswith("-")), unknown[0]).split("=")[0]
+        options = [o for action in parser._actions for o in action.option_strings]
+        raise ConfigError(f"ganaug study has no option {flag!r}{did_you_mean(flag, options)} "
+                          "(`ganaug study --help` lists them)")
     quiet_lightning()
 
     config = StudyConfig.from_yaml(args.config) if args.config else StudyConfig.quick()
     overrides = {name: getattr(args, name) for name in (
-        "seeds", "ratios", "modes", "classifiers", "n_per_class", "max_steps", "gan_max_steps",
+        "dataset", "image_size", "channels", "test_per_class", "judge_per_class", "seeds", "ratios", "modes", "classifiers", "n_per_class", "max_steps", "gan_max_steps",
         "gan_checkpoint", "root", "accelerator", "threads", "gan_threads", "cpus_per_run",
         "gpus_per_run")
         if getattr(args, name) is not None}
     config = copy_config(config, **overrides)
+    dataset_info(config.dataset, config.root)  # an unknown name or a missing folder: fail now
     executor = _executor(args.executor, args.ray_address, args.cpus)
     started = time.perf_counter()
     try:

@@ -37,6 +37,10 @@ def unknown_key_error(key: str, where: str, candidates: Iterable[str],
 _SUBCOMMAND_OPTION = re.compile(r"does not accept option '([^']+)'")
 _NESTED_OPTION = re.compile(r"class_path '([^']+)':\s*Option '([^']+)' is not accepted")
 _PARSER_KEY = re.compile(r'Parser key "([^"]+)"')
+_NESTED_VALUE = re.compile(r"class_path '([^']+)':\s*Parser key \"([^\"]+)\":\s*"
+                           r"Expected a <class '([^']+)'>\. Got value: (.*)$", re.M)
+_GIVEN_VALUE = re.compile(r"Given value: (.*)$", re.M)
+_EXPECTED = re.compile(r"Expected a <class '([^']+)'>")
 _UNRECOGNIZED = re.compile(r"unrecognized arguments: --?([^\s=]+)")
 
 
@@ -62,6 +66,20 @@ def explain_parser_error(message: str, keys: Iterable[str],
     unknown = _SUBCOMMAND_OPTION.search(message) or _UNRECOGNIZED.search(message)
     if unknown:
         return _unknown_dotted_key(unknown.group(1), keys, hint)
+    inner = _NESTED_VALUE.search(message)
+    if inner:
+        class_path, option, expected, given = inner.groups()
+        parent = _PARSER_KEY.search(message)
+        key = f"{parent.group(1)}.init_args.{option}" if parent else option
+        return ConfigError(f"{class_path} option {key!r} cannot be {given.strip()!r} (expected "
+                           f"{expected})" + (f" ({hint})" if hint else ""))
+    value = _GIVEN_VALUE.search(message)
+    parent = _PARSER_KEY.search(message)
+    if value and parent and not nested:
+        expected = sorted(set(_EXPECTED.findall(message)) - {"NoneType"})
+        return ConfigError(f"the config's {parent.group(1)!r} cannot be {value.group(1).strip()!r}"
+                           + (f" (expected {' or '.join(expected)})" if expected else "")
+                           + (f" ({hint})" if hint else ""))
     # anything else: its first lines, on one line
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     short = " ".join(lines[:6])

@@ -16,6 +16,7 @@ from ganaug import atomic
 from ganaug.atomic import PARTIAL_SUFFIX, atomic_path, atomic_save, atomic_write_json, \
     atomic_write_text
 from ganaug.study import StudyConfig, run_study
+from ganaug.study.config import DEFAULTS_BEFORE_0_2
 
 
 def test_atomic_writes_give_the_content_and_leave_no_temporary_file(tmp_path):
@@ -76,12 +77,12 @@ def test_every_artifact_of_a_study_is_renamed_into_place(tmp_path, monkeypatch):
         replace(source, target)
 
     monkeypatch.setattr(atomic.os, "replace", recording_replace)
-    config = StudyConfig.from_dict(dict(
+    config = StudyConfig.from_dict({**DEFAULTS_BEFORE_0_2, **dict(  # the defaults of its day
         dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
         modes=["augment"], ratios=[0.5], classic_augment="flip", max_steps=2, batch_size=8,
         gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10), gan_max_steps=2,
         gan_batch_size=8, accelerator="cpu", judge_per_class=2, curve_points=2,
-        curve_test_per_class=2))
+        curve_test_per_class=2)})
     run_study(config, tmp_path, progress=False)
     written = {p for p in tmp_path.rglob("*") if p.is_file()}
     names = {str(p.relative_to(tmp_path)) for p in written}

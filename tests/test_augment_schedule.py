@@ -8,6 +8,7 @@ tests/ddp/ada_ranks.py, run by ``test_two_processes_move_p_alike`` below.
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 
@@ -22,6 +23,8 @@ from ganaug.augment_schedule import AdaptiveAugment, AlwaysAugment
 from ganaug.data import ImageDataModule
 from ganaug.data.pairs import PairedImageDataModule
 from ganaug.modules import DAGAN, BigGAN, ConditionalGAN, load_gan
+from ganaug.study import Study, StudyConfig
+from ganaug.study.config import Variant
 from test_augment import reference
 from tests_helpers import run_ddp_script
 
@@ -131,6 +134,10 @@ def test_adaptive_trajectory_by_hand():
         got.append(schedule.probability)
     assert got == pytest.approx(expected, abs=1e-12)
     assert schedule.last_ratio == 1.0
+    # the trajectory: D steps observed, r_t and p after each adjustment
+    assert [d for d, _, _ in schedule.history] == list(range(2, 23, 2))
+    assert [r for _, r, _ in schedule.history][:5] == pytest.approx([1.0, 0.7, 0.1, -0.5, 0.0])
+    assert [p for _, _, p in schedule.history] == pytest.approx(expected[1::2])
 
 
 def test_ratio_at_the_target_leaves_p_alone_and_sign_sums_are_exact():
@@ -167,7 +174,7 @@ def test_state_dict_resumes_in_the_middle_of_an_interval():
     for s in steps[:4]:
         first.observe(signs(s), 4)
     state = first.state_dict()
-    assert state["steps"] == 1 and all(isinstance(v, (int, float)) for v in state.values())
+    assert state["steps"] == 1 and json.loads(json.dumps(state)) == state  # plain values
     resumed = AdaptiveAugment(target=0.5, interval=3, images=40)
     resumed.load_state_dict(state)
     for s in steps[4:]:
@@ -341,3 +348,21 @@ def test_two_processes_move_p_alike(tmp_path):
         expected.append(p)
     assert ranks[0]["probabilities"] == pytest.approx(expected, abs=1e-9)
     assert ranks[0]["signs"] != ranks[1]["signs"]  # the ranks saw different signals
+
+
+def test_the_study_writes_p_curve_of_an_adaptive_gan(tmp_path):
+    """A study GAN with ``ada_target`` in its options leaves ``gan-<variant>/augment.json``:
+    the D step, r_t and p of every adjustment (the schedule's history)."""
+    config = StudyConfig.from_dict(dict(
+        dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
+        modes=["augment"], ratios=[0.5], max_steps=3, batch_size=8, accelerator="cpu",
+        judge_per_class=0, curve_points=0, gan_max_steps=8, gan_batch_size=8,
+        gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10)))
+    study = Study(config, tmp_path, progress=False)
+    model = study.gan(Variant("ada", gan_options=dict(ada_target=0.6, ada_interval=2,
+                                                      ada_images=64)))
+    curve = json.loads((tmp_path / "gan-ada" / "augment.json").read_text())["history"]
+    assert [row["d_step"] for row in curve] == [2, 4]
+    assert [(row["d_step"], row["ratio"], row["probability"]) for row in curve] == [
+        tuple(row) for row in model.augment_schedule.history]
+    assert not (tmp_path / "gan-base").exists()

@@ -138,6 +138,12 @@ def test_study_config_typos_name_the_closest_option(tmp_path, capsys, monkeypatc
     path.write_text("n_per_clas: 10\n")
     err = one_line_error(capsys, ["study", "--config", str(path), "--out", str(tmp_path / "s")])
     assert "a study config has no option 'n_per_clas'; did you mean 'n_per_class'" in err
+    err = one_line_error(capsys, ["study", "--n-per-clss", "3", "--out", str(tmp_path / "s")])
+    assert "ganaug study has no option '--n-per-clss'; did you mean '--n-per-class'" in err
+    # a prefix of a flag is not taken for the flag (argparse's abbreviations are off)
+    err = one_line_error(capsys, ["study", "--n-per-clas", "3", "--out", str(tmp_path / "s")])
+    assert "ganaug study has no option '--n-per-clas'; did you mean '--n-per-class'" in err
+    assert not (tmp_path / "s").exists()
     path.write_text("variants:\n  - nme: plain\n")
     err = one_line_error(capsys, ["study", "--config", str(path), "--out", str(tmp_path / "s")])
     assert "a variant has no option 'nme'; did you mean 'name'?" in err
@@ -193,3 +199,35 @@ def test_a_refused_ray_connection_is_one_line_naming_ray_auth_mode(tmp_path, cap
     # an error that is not about the connection passes through unchanged
     with pytest.raises(RuntimeError, match="something else"):
         ray_executor.connect(FakeRay(RuntimeError("something else")), "head:6379")
+
+
+def test_explain_parser_error_on_jsonargparse_messages():
+    """The message shapes jsonargparse 4.x gives (copied from real runs), each made one line."""
+    from ganaug.config_errors import did_you_mean, explain_parser_error
+
+    keys = ["config", "seed_everything", "trainer.max_epochs", "trainer.min_epochs",
+            "trainer.devices", "model", "data"]
+    err = explain_parser_error("Subcommand 'fit' does not accept option 'trainer.max_epoch'", keys)
+    assert str(err) == ("the config's 'trainer' has no key 'max_epoch' (in 'trainer.max_epoch'); "
+                        "did you mean 'max_epochs' or 'min_epochs'?")
+    err = explain_parser_error("unrecognized arguments: --modle.lr 1", keys)
+    assert str(err) == "the config has no key 'modle' (in 'modle.lr'); did you mean 'model'?"
+    err = explain_parser_error(
+        'Parser key "model":\n  Does not validate against any of the Union subtypes\n  Errors:\n'
+        "    - Problem with given class_path 'ganaug.GAN':\n"
+        "        Option 'ema_decey' is not accepted\n", keys,
+        {"ganaug.GAN": ["ema_decay", "ema_start", "loss"]})
+    assert str(err) == ("ganaug.GAN has no option 'model.init_args.ema_decey'; "
+                        "did you mean 'ema_decay'?")
+    err = explain_parser_error(
+        'Parser key "model":\n  Errors:\n'
+        "    - Problem with given class_path 'ganaug.GAN':\n"
+        '        Parser key "ema_decay":\n'
+        "          Expected a <class 'float'>. Got value: abc\n", keys)
+    assert str(err) == "ganaug.GAN option 'model.init_args.ema_decay' cannot be 'abc' (expected float)"
+    err = explain_parser_error(
+        'Parser key "trainer.max_epochs":\n  Errors:\n'
+        "    - Expected a <class 'int'>\n    - Expected a <class 'NoneType'>\n"
+        "  Given value type: <class 'str'>\n  Given value: abc", keys, hint="see --help")
+    assert str(err) == "the config's 'trainer.max_epochs' cannot be 'abc' (expected int) (see --help)"
+    assert did_you_mean("zzz", ["model", "data"]) == ""

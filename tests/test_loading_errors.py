@@ -25,6 +25,7 @@ from ganaug.serialization import (
     load_weights,
 )
 from ganaug.study import Study, StudyConfig
+from ganaug.study.config import DEFAULTS_BEFORE_0_2
 from ganaug.study.executors import error_line
 
 
@@ -158,6 +159,10 @@ def test_a_bad_judge_is_named_by_the_classifier_loader_and_the_command(files, tm
         assert stopped.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith(f"ganaug: error: {message} {path}") and "Traceback" not in err
+    with pytest.raises(ValueError, match=f"{made['gan']} is a checkpoint of a GAN "
+                                         r"\(ganaug.modules.cgan.ConditionalGAN\), not of a "
+                                         "ClassifierModule"):
+        ClassifierModule.load_from_checkpoint(made["gan"])
     torch.save(tiny_classifier().state_dict(), tmp_path / "bare.pt")
     with pytest.raises(UnreadableFileError, match="bare.pt is not a Lightning checkpoint of a "
                                                   "ClassifierModule.*load_weights"):
@@ -165,10 +170,21 @@ def test_a_bad_judge_is_named_by_the_classifier_loader_and_the_command(files, tm
     assert not (root / "ran").exists()
 
 
-STUDY = dict(dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
+def test_a_crafted_inception_weights_file_is_refused_before_torch_fidelity_reads_it(tmp_path):
+    """torch-fidelity reads a local weights file with weights_only=False; ganaug reads it first."""
+    from ganaug.metrics.extractors import InceptionV3
+
+    torch.save({"fc.weight": CreatesAFile(tmp_path / "ran")}, tmp_path / "inception.pth")
+    with pytest.raises(UnreadableFileError,
+                       match=f"refusing to load the Inception weights file .*inception.pth"):
+        InceptionV3(weights_path=str(tmp_path / "inception.pth"))
+    assert not (tmp_path / "ran").exists()
+
+
+STUDY = {**DEFAULTS_BEFORE_0_2, **dict(dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
              modes=["augment"], ratios=[0.5], classic_augment="flip", max_steps=3, batch_size=8,
              gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10), gan_max_steps=4,
-             gan_batch_size=8, accelerator="cpu", judge_per_class=2, curve_points=0)
+             gan_batch_size=8, accelerator="cpu", judge_per_class=2, curve_points=0)}
 
 
 def test_the_studys_judge_and_teachers_are_read_naming_the_file(tmp_path):

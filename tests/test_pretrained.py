@@ -26,7 +26,7 @@ from ganaug.modules import (
     load_gan,
 )
 from ganaug.study import Study, StudyConfig
-from ganaug.study.config import Variant
+from ganaug.study.config import DEFAULTS_BEFORE_0_2, Variant
 
 FAMILIES = {
     "gan": lambda: GAN(latent_dim=8, g_width=4, d_width=4, grid_size=4, seed=1),
@@ -192,10 +192,10 @@ def test_the_study_takes_a_pretrained_folder_as_its_gan(tmp_path):
     model = trained_like(ConditionalGAN(num_classes=10, latent_dim=8, g_width=4, d_width=4,
                                         grid_size=10))
     folder = model.save_pretrained(tmp_path / "shared")
-    config = StudyConfig.from_dict(dict(
+    config = StudyConfig.from_dict({**DEFAULTS_BEFORE_0_2, **dict(
         dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
         modes=["augment"], ratios=[0.5], max_steps=3, batch_size=8, accelerator="cpu",
         judge_per_class=0, curve_points=0, gan_checkpoint=str(folder),
-        gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10)))
+        gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10))})
     gan = Study(config, tmp_path / "study", progress=False).gan(Variant())
     assert torch.equal(outputs(gan), outputs(model.eval()))

@@ -34,6 +34,9 @@ TINY = dict(
     max_steps=3, batch_size=8,
     gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10),
     gan_max_steps=4, gan_batch_size=8, accelerator="cpu", judge_per_class=5,
+    # the defaults before 0.2.0 (the default study's recipe since) that these tests were built on
+    gan_arms=["gan", "gan+classic"], bank_referee_seeds=None, gan_selection=None,
+    classifier_options=dict(optimizer="adam", lr=1e-3, weight_decay=0.0, lr_milestones=[]),
 )
 
 
@@ -515,3 +518,27 @@ def test_the_long_tail_gan_and_dagan_studies_run_at_a_tiny_size(tmp_path, name):
     synthetic = [row for row in rows if row["arm"] == "gan+classic"]
     assert {row["variant"] for row in synthetic} == variants
     assert all("spread_per_class" in row and "judges_agree" in row for row in synthetic)
+
+
+def test_the_long_tail_bar_config_pairs_the_gan_with_the_best_real_only_remedy():
+    """mnist5k_longtail_bar.yaml: per seed, the real-only arms (classic, weighted, and classic +
+    logit adjustment as capped_la's control) and the one GAN's full, capped and capped + logit
+    adjusted top-ups; one GAN for all seeds."""
+    from pathlib import Path
+
+    from ganaug.study.plan import plan_runs
+    from ganaug.study.tasks import plan_tasks
+
+    config = StudyConfig.from_yaml(
+        Path(__file__).parents[1] / "configs" / "study" / "mnist5k_longtail_bar.yaml")
+    gan = "small_cnn-gan_classic-uniform-bal-balance-r1"
+    per_seed = ["small_cnn-real", "small_cnn-classic", "small_cnn-classic-weighted",
+                "small_cnn-classic-capped_la", gan, f"{gan}-capped", f"{gan}-capped_la"]
+    assert [run.run_id for run in plan_runs(config)] == \
+        [f"{name}-seed{seed}" for seed in (0, 1, 2) for name in per_seed]
+    assert [task.name for task in plan_tasks(config) if task.kind == "gan"] == ["gan-uniform-bal"]
+    capped_la = next(recipe for recipe in config.recipes if recipe.name == "capped_la")
+    # the control run trains on real images with the loss alone: the cap acts on synthetic ones
+    assert capped_la.needs_control and capped_la.real_blend_options() == {}
+    assert capped_la.classifier_options() == {"imbalance_loss": "logit_adjusted",
+                                              "imbalance_options": {"tau": 1.0}}

@@ -112,3 +112,19 @@ def test_a_study_opens_from_its_folder_with_the_settings_it_ran_with(finished, t
                                                   "variants": [{"name": "plain"}], "cas": True})
     with pytest.raises(FileNotFoundError, match="is not a study folder"):
         Study.from_folder(tmp_path)
+
+
+def test_the_long_tail_bank_table_prints_every_class_of_every_bank(finished, capsys):
+    script = load_script("long_tail_banks")
+    script.main([str(finished), "--discriminator"])
+    out = capsys.readouterr().out
+    assert "discriminator of gan-base" in out
+    banks = [line for line in out.splitlines() if line.startswith("bank plain")]
+    assert banks == ["bank plain, seed 0: 40 images", "bank plain, seed 1: 40 images"]
+    rows = [line.split("|")[1:-1] for line in out.splitlines()
+            if line.startswith("| ") and not line.startswith(("| class", "| ---"))]
+    # 10 discriminator rows, then 10 rows per bank; the balanced tiny study has 4 real per class
+    assert len(rows) == 30 and all(row[1].strip() == "4" for row in rows)
+    for row in rows[:10]:  # the gap is the difference of the printed logits, to rounding
+        seen, unseen, gap = map(float, row[2:5])
+        assert abs(seen - unseen - gap) <= 0.011

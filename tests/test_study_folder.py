@@ -16,6 +16,9 @@ TINY = dict(
     modes=["augment"], ratios=[0.5], classic_augment="flip", max_steps=3, batch_size=8,
     gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10), gan_max_steps=4,
     gan_batch_size=8, accelerator="cpu", judge_per_class=0, curve_points=0,
+    # the defaults before 0.2.0 (the default study's recipe since) that these tests were built on
+    gan_arms=["gan", "gan+classic"], bank_referee_seeds=None, gan_selection=None,
+    classifier_options=dict(optimizer="adam", lr=1e-3, weight_decay=0.0, lr_milestones=[]),
 )
 
 

@@ -15,11 +15,12 @@ import pytest
 from ganaug.cli import main
 from ganaug.study import LocalExecutor, StudyConfig, StudyLock, StudyLocked, run_study
 from ganaug.study.lock import LOCK_NAME
+from ganaug.study.config import DEFAULTS_BEFORE_0_2
 
-TINY = dict(dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
+TINY = {**DEFAULTS_BEFORE_0_2, **dict(dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
             modes=["augment"], ratios=[0.5], classic_augment="flip", max_steps=3, batch_size=8,
             gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10), gan_max_steps=4,
-            gan_batch_size=8, accelerator="cpu", judge_per_class=0, curve_points=0)
+            gan_batch_size=8, accelerator="cpu", judge_per_class=0, curve_points=0)}
 
 
 class MustNotRun:

@@ -13,10 +13,11 @@ from ganaug.data import InterpolationSource, SyntheticBlendDataModule
 from ganaug.study import Recipe, StudyConfig, plan_runs, run_study
 from ganaug.study.runner import bank_counts
 from ganaug.study.tasks import plan_tasks
+from ganaug.study.config import DEFAULTS_BEFORE_0_2
 
 # digits, 6 real images of class 0 down to 2 of class 9: 6, 5, 5, 4, 4, 3, 3, 3, 2, 2 (37)
 COUNTS = [6, 5, 5, 4, 4, 3, 3, 3, 2, 2]
-LONG_TAIL = dict(
+LONG_TAIL = {**DEFAULTS_BEFORE_0_2, **dict(  # the defaults of its day, then its own
     dataset="digits", image_size=28, n_per_class=6, imbalance_factor=3, test_per_class=3,
     seeds=[0], modes=["balance"], ratios=[1.0], classic_augment="flip", max_steps=3,
     batch_size=8, accelerator="cpu", judge_per_class=0, cas=False, gan_arms=["gan+classic"],
@@ -30,7 +31,7 @@ LONG_TAIL = dict(
         dict(name="capped", options=dict(max_synthetic_per_real=1)),
         dict(name="to8", options=dict(target=8)),
     ],
-)
+)}
 
 
 def test_real_only_recipes_add_their_control_run_alone():

@@ -291,8 +291,15 @@ class ClassifierModule(L.LightningModule):
             raise ValueError("classifier checkpoints load with weights_only=True only: a "
                              "checkpoint never needs to run code to be read")
         content = load_file(checkpoint_path, kind="classifier checkpoint", mmap=True)
+        gan = content.get("ganaug") if isinstance(content, dict) else None
+        if isinstance(gan, dict):
+            raise ValueError(
+                f"{checkpoint_path} is a checkpoint of a GAN ({gan.get('class')}), not of a "
+                "ClassifierModule: a judge or referee is a classifier trained on real images")
+        hparams = content.get(cls.CHECKPOINT_HYPER_PARAMS_KEY) if isinstance(content, dict) \
+            else None
         if not (isinstance(content, dict) and isinstance(content.get("state_dict"), dict)
-                and isinstance(content.get(cls.CHECKPOINT_HYPER_PARAMS_KEY), dict)):
+                and isinstance(hparams, dict) and "architecture" in hparams):
             raise UnreadableFileError(
                 f"{checkpoint_path} is not a Lightning checkpoint of a ClassifierModule (no "
                 "'state_dict' and hyperparameters); a file of bare weights (a state dict) loads "

@@ -32,6 +32,7 @@ from ganaug.metrics.protocol import (
     resize_tf1x_bilinear,
     to_extractor_uint8,
 )
+from ganaug.serialization import load_file
 
 __all__ = [
     "FeatureExtractor",
@@ -134,8 +135,10 @@ class InceptionV3(FeatureExtractor):
         super().__init__()
         from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-        if weights_path is not None and not Path(weights_path).is_file():
-            raise FileNotFoundError(f"no Inception weights file at {weights_path}")
+        if weights_path is not None:
+            # torch-fidelity reads the file with weights_only=False: read it safely first, so a
+            # file holding anything but tensors and plain values is refused before that
+            load_file(weights_path, kind="Inception weights file", mmap=True)
         self.repeat_grayscale = repeat_grayscale
         self.network = FeatureExtractorInceptionV3(
             "inception-v3-compat", ["2048", "logits_unbiased"],

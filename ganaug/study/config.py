@@ -190,7 +190,13 @@ class Recipe:
 
 @dataclass
 class StudyConfig:
-    """Everything a study varies; YAML files under ``configs/study_*.yaml`` set these fields."""
+    """Everything a study varies; YAML files under ``configs/study/`` set these fields.
+
+    The defaults are the default study's recipe (what ``ganaug study`` runs with no options,
+    :meth:`quick`): a config that names a few fields changes only those, and keeps the tuned
+    GAN, filter and referees for the rest. A field it names replaces the default's whole value
+    (``gan_options`` and ``classifier_options`` too, as dictionaries are not merged).
+    """
 
     # real data: the subset every arm shares
     dataset: str = "mnist5k"
@@ -207,10 +213,11 @@ class StudyConfig:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     classifiers: list[str] = field(default_factory=lambda: ["small_cnn"])
     modes: list[str] = field(default_factory=lambda: ["augment"])
-    ratios: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.6, 0.8, 1.0])
-    variants: list[Variant] = field(default_factory=lambda: [Variant()])
+    ratios: list[float] = field(default_factory=lambda: [1.0])
+    variants: list[Variant] = field(default_factory=lambda: [Variant(
+        "filtered", control=dict(filter_misclassified=True, pool_factor=4, min_confidence=0.9))])
     recipes: list[Recipe] = field(default_factory=list)  # each adds gan+classic runs (and a control)
-    gan_arms: list[str] = field(default_factory=lambda: ["gan", "gan+classic"])  # per variant,
+    gan_arms: list[str] = field(default_factory=lambda: ["gan+classic"])  # per variant,
     # mode and ratio; "synthetic" (synthetic images only: the classification accuracy score) is
     # run once per variant at the largest ratio's bank when cas is on
     cas: bool = True  # train on each bank alone and report its accuracy relative to real
@@ -225,7 +232,8 @@ class StudyConfig:
     # report how often the two agree on each bank's images (judges_agree)
     class_novelty: bool = False  # also measure each bank's spread and novelty per class, in
     # pixels, against as many of the judge's held-out real images (ganaug.metrics.class_novelty)
-    bank_referee_seeds: list[int] | None = None  # the classic-arm classifiers (first classifier)
+    bank_referee_seeds: list[int] | None = field(default_factory=lambda: [0, 1, 2])  # the
+    # classic-arm classifiers (first classifier)
     # of these seeds filter and pick the banks' images together, by their mean class
     # probabilities (ClassifierEnsemble); None = the referee alone (data_seed). The GAN's snapshot
     # is selected by the referee alone either way, so the GAN does not wait for them
@@ -236,8 +244,8 @@ class StudyConfig:
     # classifier training
     classic_augment: str = "affine"  # the classic arm's policy (ganaug.classify.CLASSIC_POLICIES)
     classifier_options: dict[str, Any] = field(default_factory=lambda: dict(
-        optimizer="adam", lr=1e-3, weight_decay=0.0, lr_milestones=[]))
-    max_steps: int = 1500  # classifier optimizer steps per run
+        optimizer="adam", lr=1e-3, weight_decay=0.0, lr_milestones=[0.7, 0.9], channels_last=True))
+    max_steps: int = 1000  # classifier optimizer steps per run
     batch_size: int = 64
     per_classifier: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> overrides of
     # classifier_options and max_steps for that classifier (the paper trains DIANet differently)
@@ -253,13 +261,16 @@ class StudyConfig:
     # into these fields
     gan_class: str = "ganaug.ConditionalGAN"
     gan_options: dict[str, Any] = field(default_factory=lambda: dict(
-        latent_dim=64, g_width=32, d_width=32, ema_decay=0.995, ema_start=200))
-    gan_max_steps: int = 2000  # optimizer steps (D and G alike, as Lightning counts)
+        latent_dim=64, g_width=16, d_width=16, ema_decay=0.995, ema_start=200,
+        class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.25,
+        mode_seeking_pairs="split", channels_last=True))
+    gan_max_steps: int = 5000  # optimizer steps (D and G alike, as Lightning counts)
     gan_batch_size: int = 64
     gan_checkpoint: str | None = None  # use this trained GAN instead of training one
-    gan_selection: dict[str, Any] | None = None  # SelectGenerator options (every_n_iterations,
-    # n_per_class, criterion, start_iteration): keep the EMA snapshot the referee finds most
-    # faithful; None = keep the last
+    gan_selection: dict[str, Any] | None = field(default_factory=lambda: dict(
+        every_n_iterations=250, start_iteration=500, n_per_class=50, criterion="mean"))
+    # SelectGenerator options (every_n_iterations, n_per_class, criterion, start_iteration): keep
+    # the EMA snapshot the referee finds most faithful; None = keep the last
 
     # running
     threads: int = 1  # torch CPU threads (intra-op) of every task: runs, judge, teachers, banks.
@@ -274,23 +285,9 @@ class StudyConfig:
 
     @classmethod
     def quick(cls) -> StudyConfig:
-        """The small default that ``ganaug study`` runs with no options (under 10 minutes on two
-        CPU cores); ``configs/study/mnist5k.yaml`` spells out the same settings."""
-        return cls(
-            ratios=[1.0], max_steps=1000,
-            classifier_options=dict(optimizer="adam", lr=1e-3, weight_decay=0.0,
-                                    lr_milestones=[0.7, 0.9], channels_last=True),
-            variants=[Variant("filtered",
-                              control=dict(filter_misclassified=True, pool_factor=4,
-                                           min_confidence=0.9))],
-            bank_referee_seeds=[0, 1, 2],
-            gan_arms=["gan+classic"],
-            gan_options=dict(latent_dim=64, g_width=16, d_width=16, ema_decay=0.995, ema_start=200,
-                             class_loss_weight=1.0, class_loss="adc", mode_seeking_weight=0.25,
-                             mode_seeking_pairs="split", channels_last=True),
-            gan_max_steps=5000,
-            gan_selection=dict(every_n_iterations=250, start_iteration=500, n_per_class=50,
-                               criterion="mean"))
+        """The default study that ``ganaug study`` runs with no options (under 10 minutes on two
+        CPU cores): the dataclass defaults, which ``configs/study/mnist5k.yaml`` spells out."""
+        return cls()
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudyConfig:
@@ -453,7 +450,10 @@ def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[s
     (``gan_options.latent_dim``). :data:`RESULT_NEUTRAL_SETTINGS` are left out, and a setting
     the record lacks (a folder of an older ganaug) counts as its default. ``gan_threads`` is
     compared as the threads a GAN trains with (None = ``threads``)."""
-    defaults = json.loads(json.dumps(StudyConfig().to_dict()))
+    # a record lacks a setting when the ganaug that wrote it did not have it yet: it ran with
+    # that ganaug's default, which for the settings the default study's recipe changed in 0.2.0
+    # is the one before it
+    defaults = json.loads(json.dumps({**StudyConfig().to_dict(), **DEFAULTS_BEFORE_0_2}))
     now = json.loads(json.dumps(config.to_dict()))  # as the record holds it: lists, not tuples
     recorded, now = _gan_threads_given(recorded, defaults), _gan_threads_given(now, defaults)
     if isinstance(recorded.get("variants"), list):  # an older record lacks newer Variant fields
@@ -473,6 +473,17 @@ def setting_differences(recorded: dict[str, Any], config: StudyConfig) -> dict[s
         if name not in RESULT_NEUTRAL_SETTINGS:
             compare(name, recorded.get(name, defaults.get(name, _MISSING)), now.get(name, _MISSING))
     return differences
+
+
+DEFAULTS_BEFORE_0_2: dict[str, Any] = dict(
+    ratios=[0.2, 0.4, 0.6, 0.8, 1.0], variants=[dataclasses.asdict(Variant())],
+    gan_arms=["gan", "gan+classic"], bank_referee_seeds=None,
+    classifier_options=dict(optimizer="adam", lr=1e-3, weight_decay=0.0, lr_milestones=[]),
+    max_steps=1500, gan_options=dict(latent_dim=64, g_width=32, d_width=32, ema_decay=0.995,
+                                     ema_start=200),
+    gan_max_steps=2000, gan_selection=None)
+"""``StudyConfig``'s defaults before 0.2.0 made them the default study's recipe, for the
+settings that changed: what a study folder written then ran with where its record lacks one."""
 
 
 def _gan_threads_given(values: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

@@ -19,14 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from ganaug.atomic import atomic_write_text
+from ganaug.study.plots import chart_label, ratio_charts
+
 __all__ = ["write_report"]
 
+# The summary table must fit the page (1,200 px of text at most): headers and the interval cells
+# wrap (an interval and its relative change on two lines), numbers never break inside, and a
+# table wider still scrolls inside its own box rather than being cut at the page's edge.
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 1200px;
+       color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
-th, td { border: 1px solid #ddd; padding: 3px 7px; text-align: right; white-space: nowrap; }
-th { background: #f3f3f3; } td.text { text-align: left; }
+div.wide { max-width: 100%; overflow-x: auto; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 6px; text-align: right; white-space: nowrap; }
+th { background: #f3f3f3; white-space: normal; vertical-align: bottom; } td.text { text-align: left; }
+td.interval { white-space: normal; min-width: 9em; } span.num { white-space: nowrap; }
 tr.best td { background: #eef6ff; } td.significant { font-weight: bold; }
 figure { display: inline-block; margin: 0.5em; vertical-align: top; }
 figcaption { font-size: 0.8em; color: #555; } img { max-width: 100%; }
@@ -40,18 +48,42 @@ def _text(value: Any) -> str:
     return html.escape(str(value))
 
 
-def _figure(path: Path, css: str = "") -> str:
+def _figure(path: Path, css: str = "", alt: str | None = None) -> str:
+    """The PNG at ``path`` embedded, with ``alt`` (what it shows, for a reader who cannot see
+    it; default: its file name) and its file name as caption."""
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     css = f' class="{css}"' if css else ""
-    return (f'<figure><img{css} src="data:image/png;base64,{data}" alt="{_text(path.name)}">'
-            f"<figcaption>{_text(path.name)}</figcaption></figure>")
+    return (f'<figure><img{css} src="data:image/png;base64,{data}" '
+            f'alt="{_text(alt or path.name)}"><figcaption>{_text(path.name)}</figcaption></figure>')
 
 
-def _figures(out: Path, pattern: str, missing: str) -> str:
+def _figures(out: Path, pattern: str, missing: str, alts: dict[str, str] | None = None) -> str:
     paths = sorted(out.glob(pattern))
     if not paths:
         return f'<p class="note">{_text(missing)}</p>'
-    return "\n".join(_figure(path) for path in paths)
+    return "\n".join(_figure(path, alt=(alts or {}).get(path.name)) for path in paths)
+
+
+def _alt_texts(rows: list[dict[str, Any]]) -> dict[str, str]:
+    """What each plot of :mod:`ganaug.study.plots` shows, by file name, from the summary rows:
+    every arm it draws, with its mean test error."""
+    def arms(shown: list[dict[str, Any]]) -> str:
+        return "; ".join(f"{chart_label(r)}" + (f" r={r['ratio']:g}" if r["variant"] else "")
+                         + f" {r['error_mean']:.2f} %" for r in shown)
+
+    alts = {}
+    for (classifier, mode), shown in ratio_charts(rows).items():
+        alts[f"error_vs_ratio-{classifier}-{mode}.png"] = (
+            f"Test error (%, mean ± std over seeds) of {classifier}, {mode} mode, against the "
+            f"ratio of synthetic images: {arms(shown)}")
+    for classifier in sorted({r["classifier"] for r in rows}):
+        mine = [r for r in rows if r["classifier"] == classifier]
+        alts[f"class_errors-{classifier}.png"] = (
+            f"Test error per class of {classifier}, one line per setting: {arms(mine)}")
+        alts[f"curves-{classifier}.png"] = (
+            f"Learning curves of {classifier}: training error (dashed) and test error (solid) "
+            "against optimizer steps, mean over seeds, for each arm")
+    return alts
 
 
 def _percent(value: float | None, digits: int = 1) -> str:
@@ -64,9 +96,12 @@ def _interval_cell(result: dict[str, float] | None) -> str:
     if math.isnan(result["low"]):
         return f"<td>{result['mean']:+.2f} (n=1)</td>"
     mark = "*" if result["significant"] else ""
-    css = ' class="significant"' if result["significant"] else ""
-    return (f"<td{css}>{result['mean']:+.2f} [{result['low']:+.2f}, {result['high']:+.2f}]{mark}"
-            f" ({100 * result['relative']:+.0f} %)</td>")
+    css = ' class="interval significant"' if result["significant"] else ' class="interval"'
+    relative = result.get("relative", math.nan)  # NaN when the reference error is 0
+    relative = (f' <span class="num">({100 * relative:+.0f} %)</span>'
+                if math.isfinite(relative) else "")
+    return (f'<td{css}><span class="num">{result["mean"]:+.2f} [{result["low"]:+.2f}, '
+            f'{result["high"]:+.2f}]{mark}</span>{relative}</td>')
 
 
 def _summary_table(rows: list[dict[str, Any]]) -> str:
@@ -75,7 +110,7 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
     with_classic = any("cas_classic" in row for row in rows)
     if with_classic:
         header.append("CAS+c")
-    lines = ['<table class="summary"><thead><tr>'
+    lines = ['<div class="wide"><table class="summary"><thead><tr>'
              + "".join(f"<th>{_text(h)}</th>" for h in header) + "</tr></thead><tbody>"]
     for row in rows:
         text = "".join(f'<td class="text">{_text(row[k])}</td>'
@@ -92,7 +127,7 @@ def _summary_table(rows: list[dict[str, Any]]) -> str:
             f"<td>{_percent(row.get('cas'), 0)}</td>"
             + (f"<td>{_percent(row.get('cas_classic'), 0)}</td>" if with_classic else "")
             + "</tr>")
-    lines.append("</tbody></table>")
+    lines.append("</tbody></table></div>")
     lines.append(
         '<p class="note">Paired differences in points: mean over seeds of (error − reference '
         "error of the same seed) with a Student-t 95 % interval and, in brackets after it, "
@@ -119,7 +154,9 @@ def _synthetic_data(out: Path) -> str:
     parts = []
     for grid in sorted(out.glob("samples-*.png")):
         name = grid.stem.removeprefix("samples-")
-        parts.append(f"<h3>{_text(name)}</h3>{_figure(grid, 'samples')}")
+        parts.append(f"<h3>{_text(name)}</h3>"
+                     + _figure(grid, "samples", alt=f"Sample grid of the GAN {name}: generated "
+                                                    "images, one row per class"))
         selection = _read_json(out / name / "selection.json")
         if selection:
             parts.append(f'<p class="note">Generator selection ({_text(selection["criterion"])} '
@@ -177,7 +214,7 @@ def _per_class_table(rows: list[dict[str, Any]], out: Path) -> str:
         for field in fields:
             columns.append((row, field))
             header.append(f"{label}: {_PER_CLASS_NAMES[field]}")
-    lines = ['<table class="per-class"><thead><tr>'
+    lines = ['<div class="wide"><table class="per-class"><thead><tr>'
              + "".join(f"<th>{_text(h)}</th>" for h in header) + "</tr></thead><tbody>"]
     for k in range(classes):
         cells = [f"<td>{k}</td>"] + ([f"<td>{counts[k]}</td>"] if counts else [])
@@ -193,7 +230,7 @@ def _per_class_table(rows: list[dict[str, Any]], out: Path) -> str:
             else:
                 cells.append(f"<td>{value:.2f}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table><p class=\"note\">Test error % per class, mean over seeds; "
+    lines.append("</tbody></table></div><p class=\"note\">Test error % per class, mean over seeds; "
                  "faithful: the judge's share of a bank's images of the class that it assigns "
                  "to the class (judge 2: the second judge's); spread and novelty: the banks' "
                  "median nearest-neighbour distances within the class and to its training "
@@ -214,19 +251,20 @@ def write_report(records: list[dict[str, Any]], rows: list[dict[str, Any]], out:
     config = out / "config.json"
     config_text = config.read_text() if config.is_file() else "(no config.json in this folder)"
     classifiers = sorted({r["classifier"] for r in rows})
+    alts = _alt_texts(rows)
     body = [
         f"<h1>ganaug study: {_text(out.resolve().name)}</h1>",
         f"<p>{len(records)} runs, {len(rows)} settings, classifiers: "
         f"{_text(', '.join(classifiers))}. Test error in %, mean ± std over seeds.</p>",
         "<h2>Summary</h2>", _summary_table(rows),
         "<h2>Test error against the ratio of synthetic images</h2>",
-        _figures(out, "error_vs_ratio-*.png", "No ratio plot (no GAN arm in this study)."),
+        _figures(out, "error_vs_ratio-*.png", "No ratio plot (no GAN arm in this study).", alts),
         "<h2>Test error per class</h2>",
-        _figures(out, "class_errors-*.png", "No per-class plot."),
+        _figures(out, "class_errors-*.png", "No per-class plot.", alts),
         _per_class_table(rows, out),
         "<h2>Learning curves</h2>",
         _figures(out, "curves-*.png", "No learning curve recorded (runs of an older study, or "
-                                      "curve_points: 0)."),
+                                      "curve_points: 0).", alts),
         "<h2>Synthetic data</h2>", _synthetic_data(out),
         "<h2>Configuration</h2>", f"<pre>{_text(config_text)}</pre>",
     ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from ganaug.atomic import atomic_path
 from ganaug.study.curves import mean_curve, read_curve
 
-__all__ = ["plot_class_errors", "plot_curves", "plot_error_vs_ratio"]
+__all__ = ["chart_label", "plot_class_errors", "plot_curves", "plot_error_vs_ratio", "ratio_charts"]
 
 _COLOURS = {"real": "tab:gray", "classic": "tab:blue", "gan": "tab:orange",
             "gan+classic": "tab:green", "synthetic": "tab:red", "synthetic+classic": "tab:purple"}
@@ -23,6 +24,30 @@ def _pyplot():
     return plt
 
 
+SYNTHETIC_ARMS = ("gan", "gan+classic", "synthetic", "synthetic+classic")
+"""The arms with synthetic images, drawn against the ratio in the chart of their mode."""
+
+
+def ratio_charts(rows: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """The rows each error-against-ratio chart shows, by (classifier, mode): the real and
+    classic arms, and every arm with synthetic images of that mode (recipes aside), in the order
+    they are drawn. One chart per mode with a ratio (``balance`` has none)."""
+    charts = {}
+    for classifier in sorted({r["classifier"] for r in rows}):
+        mine = [r for r in rows if r["classifier"] == classifier and not r.get("recipe")]
+        for mode in sorted({r["mode"] for r in mine if r["mode"] and r["mode"] != "balance"}):
+            shown = [r for arm in ("real", "classic") for r in mine if r["arm"] == arm]
+            shown += sorted((r for r in mine if r["arm"] in SYNTHETIC_ARMS and r["mode"] == mode),
+                            key=lambda r: (SYNTHETIC_ARMS.index(r["arm"]), r["variant"], r["ratio"]))
+            charts[(classifier, mode)] = shown
+    return charts
+
+
+def chart_label(row: dict[str, Any]) -> str:
+    """An arm as the charts and their alt text name it: ``gan+classic (filtered)``."""
+    return row["arm"] + (f" ({row['variant']})" if row["variant"] else "")
+
+
 def _save(figure: Any, path: Path) -> None:
     """Write ``figure`` as a PNG at ``path`` atomically (a reader never sees half a picture)."""
     with atomic_path(path) as temporary:
@@ -30,42 +55,80 @@ def _save(figure: Any, path: Path) -> None:
 
 
 def plot_error_vs_ratio(rows: list[dict[str, Any]], out: Path) -> list[Path]:
-    """One PNG per (classifier, mode): mean test error ± std over seeds against the ratio, for
-    each GAN arm and variant, with the real and classic arms as horizontal bands (none for the
-    ``balance`` mode, which has no ratio)."""
+    """One PNG per (classifier, mode) of :func:`ratio_charts`: mean test error ± std over seeds
+    of every arm. With several ratios, the arms with synthetic images are lines against the
+    ratio and the real and classic arms horizontal bands; a point far above the others (the
+    synthetic-only arm, often) is drawn at the top edge with its value written beside it, so
+    that it neither flattens the rest nor leaves the chart. With a single ratio, a line would be
+    one point on near-empty axes: every arm is a bar with its value."""
     plt = _pyplot()
     written = []
-    for classifier in sorted({r["classifier"] for r in rows}):
-        mine = [r for r in rows if r["classifier"] == classifier]
-        for mode in sorted({r["mode"] for r in mine if r["mode"] and r["mode"] != "balance"}):
-            figure, axes = plt.subplots(figsize=(6.4, 4.2))
-            for arm in ("real", "classic"):
-                for row in (r for r in mine if r["arm"] == arm and not r.get("recipe")):
-                    mean, std = row["error_mean"], row["error_std"]
-                    axes.axhline(mean, color=_COLOURS[arm], linestyle="--", label=f"{arm} only")
-                    axes.axhspan(mean - std, mean + std, color=_COLOURS[arm], alpha=0.12)
-            styles = ["-o", "-s", "-^", "-v", "-D", "-x"]
-            variants = sorted({r["variant"] for r in mine if r["variant"]})
-            for arm in ("gan", "gan+classic"):
-                for style, variant in zip(styles * 4, variants):
-                    series = sorted((r for r in mine if r["arm"] == arm and r["mode"] == mode
-                                     and r["variant"] == variant and not r.get("recipe")),
-                                    key=lambda r: r["ratio"])
-                    if series:
-                        axes.errorbar([r["ratio"] for r in series], [r["error_mean"] for r in series],
-                                      yerr=[r["error_std"] for r in series], fmt=style, capsize=3,
-                                      color=_COLOURS[arm], label=f"{arm} ({variant})")
-            axes.set_xlabel("ratio r of synthetic images" + (" replaced" if mode == "replace" else " added"))
-            axes.set_ylabel("test error (%)")
+    for (classifier, mode), shown in ratio_charts(rows).items():
+        synthetic = [r for r in shown if r["arm"] in SYNTHETIC_ARMS]
+        figure, axes = plt.subplots(figsize=(6.4, 4.2))
+        if len({r["ratio"] for r in synthetic}) <= 1:
+            _error_bars(axes, shown)
+            ratio = f", r = {synthetic[0]['ratio']:g}" if synthetic else ""
+            axes.set_title(f"{classifier}, {mode}{ratio}: mean ± std over seeds")
+        else:
+            _error_lines(axes, shown, mode)
             axes.set_title(f"{classifier}, {mode}: mean ± std over seeds")
-            axes.grid(alpha=0.3)
-            axes.legend(fontsize=7)
-            figure.tight_layout()
-            path = out / f"error_vs_ratio-{classifier}-{mode}.png"
-            _save(figure, path)
-            plt.close(figure)
-            written.append(path)
+        axes.set_ylabel("test error (%)")
+        axes.grid(alpha=0.3, axis="y")
+        figure.tight_layout()
+        path = out / f"error_vs_ratio-{classifier}-{mode}.png"
+        _save(figure, path)
+        plt.close(figure)
+        written.append(path)
     return written
+
+
+def _error_bars(axes: Any, shown: list[dict[str, Any]]) -> None:
+    """Every row a bar (mean, std as its error bar) labelled with its value."""
+    names = [chart_label(r) for r in shown]
+    means = [r["error_mean"] for r in shown]
+    bars = axes.bar(range(len(shown)), means, yerr=[r["error_std"] for r in shown], capsize=4,
+                    color=[_COLOURS.get(r["arm"], "black") for r in shown], alpha=0.8)
+    axes.bar_label(bars, labels=[f"{m:.2f}" for m in means], padding=3, fontsize=8)
+    axes.set_xticks(range(len(shown)), names, rotation=20, ha="right", fontsize=8)
+    axes.set_ylim(0, max(m + r["error_std"] for m, r in zip(means, shown)) * 1.18 or 1)
+
+
+def _error_lines(axes: Any, shown: list[dict[str, Any]], mode: str) -> None:
+    """Synthetic arms as lines against the ratio, real and classic as bands; off-scale points
+    (above twice the real and classic arms' largest error) clipped to the top edge and
+    annotated."""
+    baseline = [r for r in shown if r["arm"] in ("real", "classic")]
+    synthetic = [r for r in shown if r["arm"] in SYNTHETIC_ARMS]
+    reach = [r["error_mean"] + r["error_std"] for r in baseline]
+    limit = 2 * max(reach) if reach else math.inf
+    scale = reach + [r["error_mean"] + r["error_std"] for r in synthetic
+                     if r["error_mean"] <= limit]
+    top = (max(scale) if scale else limit) * 1.15
+    for row in baseline:
+        mean, std = row["error_mean"], row["error_std"]
+        axes.axhline(mean, color=_COLOURS[row["arm"]], linestyle="--", label=f"{row['arm']} only")
+        axes.axhspan(mean - std, mean + std, color=_COLOURS[row["arm"]], alpha=0.12)
+    styles = ["-o", "-s", "-^", "-v", "-D", "-x"]
+    variants = sorted({r["variant"] for r in synthetic})
+    for arm in SYNTHETIC_ARMS:
+        for style, variant in zip(styles * 4, variants):
+            series = [r for r in synthetic if r["arm"] == arm and r["variant"] == variant]
+            if not series:
+                continue
+            ratios = [r["ratio"] for r in series]
+            means = [min(r["error_mean"], top * 0.97) for r in series]
+            axes.errorbar(ratios, means, yerr=[0 if r["error_mean"] > top else r["error_std"]
+                                               for r in series],
+                          fmt=style, capsize=3, color=_COLOURS[arm], label=chart_label(series[0]))
+            for r, y in zip(series, means):
+                if r["error_mean"] > top:  # off the scale: at the edge, with its value
+                    axes.annotate(f"{chart_label(r)}: {r['error_mean']:.1f} % (off scale)",
+                                  (r["ratio"], y), textcoords="offset points", xytext=(-8, -3),
+                                  ha="right", va="top", fontsize=7, color=_COLOURS[arm])
+    axes.set_ylim(0, top)
+    axes.set_xlabel("ratio r of synthetic images" + (" replaced" if mode == "replace" else " added"))
+    axes.legend(fontsize=7)
 
 
 def plot_class_errors(rows: list[dict[str, Any]], out: Path) -> list[Path]:

@@ -55,7 +55,7 @@ from ganaug.metrics.selection import SelectGenerator
 from ganaug.modules import load_gan, resolve_gan
 from ganaug.seeding import step_seed
 from ganaug.serialization import load_weights
-from ganaug.study.config import StudyConfig, Variant, setting_differences
+from ganaug.study.config import DEFAULTS_BEFORE_0_2, StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
 from ganaug.study.lock import StudyLock
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
@@ -125,7 +125,9 @@ class Study:
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: {out} is not a study folder (ganaug study "
                                     f"--out writes one)")
-        return cls(StudyConfig.from_dict(json.loads(path.read_text())), out, progress=progress)
+        # a setting the record lacks was written by a ganaug before it: its default of that day
+        recorded = {**DEFAULTS_BEFORE_0_2, **json.loads(path.read_text())}
+        return cls(StudyConfig.from_dict(recorded), out, progress=progress)
 
     def threads(self, kind: str) -> Any:
         """A context in which torch uses the CPU threads of a task of ``kind``
@@ -222,7 +224,12 @@ class Study:
                             plugins=[SafeCheckpointIO()])  # gan.ckpt written atomically
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(checkpoint)
+        trainer.save_checkpoint(checkpoint, weights_only=False)  # the full state: the GAN resumes
+        history = getattr(model.augment_schedule, "history", None)
+        if history is not None:  # adaptive augmentation: p's curve (D step, r_t, p)
+            atomic_write_json(checkpoint.parent / "augment.json", {
+                "schedule": repr(model.augment_schedule),
+                "history": [dict(d_step=d, ratio=r, probability=p) for d, r, p in history]})
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
             atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
