@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from ganaug.atomic import atomic_save
 from ganaug.config_errors import ConfigError, did_you_mean, explain_parser_error
 from ganaug.data import ImageDataModule
 from ganaug.data.registry import dataset_info
@@ -149,8 +150,7 @@ def generate(
     output = Path(output)
 
     if output.suffix == ".pt":
-        output.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"images": images, "labels": labels}, output)
+        atomic_save({"images": images, "labels": labels}, output)
     else:
         classes = range(sampler.num_classes) if labels is not None else [None]
         for c in classes:
@@ -166,7 +166,8 @@ def generate(
 
 
 def _generate_main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__)
+    parser = argparse.ArgumentParser(prog="ganaug generate", description=generate.__doc__,
+                                     allow_abbrev=False)
     parser.add_argument("checkpoint", help="a checkpoint written by `ganaug fit`, or a folder "
                         "written by save_pretrained")
     parser.add_argument("output", help="a .pt file, or a folder for one sub-folder per class")
@@ -227,6 +228,7 @@ def _evaluate_main(argv: list[str]) -> None:
     from ganaug.metrics.evaluate import evaluate_checkpoint, write_json
 
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="ganaug evaluate",
         description="FID, IS, KID and precision / recall of a checkpoint's EMA generator against "
                     "a split of a dataset, printed as a table with the protocol (and as JSON).")
@@ -292,6 +294,7 @@ def _evaluate_main(argv: list[str]) -> None:
 def study_main(argv: list[str]) -> None:
     """``ganaug study [--config FILE] [--out DIR] [overrides]``."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="ganaug study",
         description="Train a GAN on a few real images per class, then classifiers on real, "
                     "classically augmented, synthetic-blended and both, paired by seed; write "

@@ -140,6 +140,9 @@ def test_study_config_typos_name_the_closest_option(tmp_path, capsys, monkeypatc
     assert "a study config has no option 'n_per_clas'; did you mean 'n_per_class'" in err
     err = one_line_error(capsys, ["study", "--n-per-clss", "3", "--out", str(tmp_path / "s")])
     assert "ganaug study has no option '--n-per-clss'; did you mean '--n-per-class'" in err
+    # a prefix of a flag is not taken for the flag (argparse's abbreviations are off)
+    err = one_line_error(capsys, ["study", "--n-per-clas", "3", "--out", str(tmp_path / "s")])
+    assert "ganaug study has no option '--n-per-clas'; did you mean '--n-per-class'" in err
     assert not (tmp_path / "s").exists()
     path.write_text("variants:\n  - nme: plain\n")
     err = one_line_error(capsys, ["study", "--config", str(path), "--out", str(tmp_path / "s")])

@@ -15,6 +15,7 @@ from typing import Any
 
 from torch import nn
 
+from ganaug.atomic import atomic_write_text
 from ganaug.classify import ClassifierModule
 from ganaug.data import ImageDataModule
 from ganaug.metrics.callback import generated_batches
@@ -146,8 +147,6 @@ def _feature_metrics(model: nn.Module, sampler: ClassConditionalSampler, real: A
 
 
 def write_json(result: EvaluationResult, path: str | Path) -> Path:
-    """Write ``result`` as JSON at ``path`` (folders created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str) + "\n")
-    return path
+    """Write ``result`` as JSON at ``path`` (folders created; atomically)."""
+    return atomic_write_text(
+        path, json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str) + "\n")

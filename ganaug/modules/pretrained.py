@@ -30,6 +30,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ganaug.atomic import atomic_path, atomic_write_text
 from ganaug.modules.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
@@ -76,7 +77,8 @@ class PretrainedMixin:
         state = {key: value.detach().to("cpu", copy=True).contiguous()
                  for key, value in self.state_dict().items()
                  if training_networks or not key.startswith(_TRAINING_NETWORKS)}
-        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": "pt"})
+        with atomic_path(directory / WEIGHTS_FILE) as temporary:
+            save_file(state, str(temporary), metadata={"format": "pt"})
 
         # configuration: the class, its options, and what the model is
         config = {
@@ -92,8 +94,8 @@ class PretrainedMixin:
             "training_data": training_data or self._training_data_name(),
             "metrics": _plain(dict(metrics or {})),
         }
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        (directory / CARD_FILE).write_text(_model_card(config, directory.name))
+        atomic_write_text(directory / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
+        atomic_write_text(directory / CARD_FILE, _model_card(config, directory.name))
         return directory
 
     @classmethod

@@ -214,7 +214,7 @@ def _per_class_table(rows: list[dict[str, Any]], out: Path) -> str:
         for field in fields:
             columns.append((row, field))
             header.append(f"{label}: {_PER_CLASS_NAMES[field]}")
-    lines = ['<table class="per-class"><thead><tr>'
+    lines = ['<div class="wide"><table class="per-class"><thead><tr>'
              + "".join(f"<th>{_text(h)}</th>" for h in header) + "</tr></thead><tbody>"]
     for k in range(classes):
         cells = [f"<td>{k}</td>"] + ([f"<td>{counts[k]}</td>"] if counts else [])
@@ -230,7 +230,7 @@ def _per_class_table(rows: list[dict[str, Any]], out: Path) -> str:
             else:
                 cells.append(f"<td>{value:.2f}</td>")
         lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines.append("</tbody></table><p class=\"note\">Test error % per class, mean over seeds; "
+    lines.append("</tbody></table></div><p class=\"note\">Test error % per class, mean over seeds; "
                  "faithful: the judge's share of a bank's images of the class that it assigns "
                  "to the class (judge 2: the second judge's); spread and novelty: the banks' "
                  "median nearest-neighbour distances within the class and to its training "

@@ -224,13 +224,12 @@ class Study:
                             plugins=[SafeCheckpointIO()])  # gan.ckpt written atomically
         trainer.fit(model, data)
         checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        trainer.save_checkpoint(checkpoint)
+        trainer.save_checkpoint(checkpoint, weights_only=False)  # the full state: the GAN resumes
         history = getattr(model.augment_schedule, "history", None)
         if history is not None:  # adaptive augmentation: p's curve (D step, r_t, p)
-            (checkpoint.parent / "augment.json").write_text(json.dumps(
-                {"schedule": repr(model.augment_schedule),
-                 "history": [dict(d_step=d, ratio=r, probability=p) for d, r, p in history]},
-                indent=2))
+            atomic_write_json(checkpoint.parent / "augment.json", {
+                "schedule": repr(model.augment_schedule),
+                "history": [dict(d_step=d, ratio=r, probability=p) for d, r, p in history]})
         if c.gan_selection is not None:
             judged = {i: (m, w) for i, m, w in selection.monitor_history}
             atomic_write_text(checkpoint.parent / "selection.json", json.dumps(
