@@ -1,6 +1,7 @@
 """Losses for long-tailed training sets: logit adjustment and deferred re-weighting against
 hand-computed values, their wiring into ClassifierModule (built from the training counts at fit
-start, the DRW switch at its step, nothing saved), and option checks."""
+start, or from the real images alone with prior "real", the DRW switch at its step, nothing
+saved), and option checks."""
 
 import math
 
@@ -15,7 +16,7 @@ from ganaug.classify import (
     build_imbalance_loss,
     class_balanced_weights,
 )
-from ganaug.data import ImageDataModule
+from ganaug.data import ImageDataModule, LabelledImages, SyntheticBlendDataModule
 
 
 def test_logit_adjusted_loss_by_hand():
@@ -89,6 +90,53 @@ def test_the_module_builds_the_loss_from_the_training_counts(trainer_factory):
     ClassifierModule().load_state_dict(model.state_dict())
 
 
+def _capped_blend() -> tuple[SyntheticBlendDataModule, list[int], list[int]]:
+    """A long tail of 8, 4, 4 and 2 real digits topped up to 8 with at most 2 synthetic images
+    per real one: the real counts and the blended counts, by hand."""
+    real_counts = [8, 4, 4, 2, 2, 2, 2, 2, 2, 2]  # N = 30
+    blended = [8, 8, 8, 6, 6, 6, 6, 6, 6, 6]  # + min(8 - n, 2 n) synthetic: N = 66
+    real = ImageDataModule("digits", image_size=28, class_counts=real_counts, test_per_class=2,
+                           batch_size=6)
+    labels = torch.arange(10).repeat_interleave(6)
+    bank = LabelledImages(torch.zeros(60, 1, 28, 28, dtype=torch.uint8), labels, num_classes=10)
+    blend = SyntheticBlendDataModule(real, bank, mode="balance", max_synthetic_per_real=2)
+    return blend, real_counts, blended
+
+
+@pytest.mark.parametrize("prior", ["training", "real"])
+def test_the_real_prior_leaves_a_blends_synthetic_images_out(trainer_factory, prior):
+    blend, real_counts, blended = _capped_blend()
+    model = ClassifierModule(imbalance_loss="logit_adjusted",
+                             imbalance_options={"tau": 1.0, "prior": prior})
+    trainer_factory(max_steps=1).fit(model, blend)
+    assert blend.train_dataset.class_counts().tolist() == blended
+    counts, total = (real_counts, 30) if prior == "real" else (blended, 66)
+    expected = torch.log(torch.tensor(counts, dtype=torch.float64) / total).float()
+    torch.testing.assert_close(model.imbalance.offset, expected)
+    # zero logits: the loss of a label-y sample is -log(prior_y); real prior (8/30, 2/30),
+    # blended prior (8/66, 6/66), for labels 0, 9, 9
+    images, logits, labels = torch.zeros(3, 1, 28, 28), torch.zeros(3, 10), torch.tensor([0, 9, 9])
+    p0, p9 = (8 / 30, 2 / 30) if prior == "real" else (8 / 66, 6 / 66)
+    by_hand = (-math.log(p0) - 2 * math.log(p9)) / 3
+    assert model.training_loss(images, logits, labels, None).item() == pytest.approx(by_hand,
+                                                                                      rel=1e-5)
+
+
+def test_the_real_prior_of_deferred_reweighting_and_of_a_real_set(trainer_factory):
+    blend, real_counts, _ = _capped_blend()
+    model = ClassifierModule(imbalance_loss="deferred_reweighting",
+                             imbalance_options={"beta": 0.9, "prior": "real"})
+    trainer_factory(max_steps=1).fit(model, blend)
+    torch.testing.assert_close(model.imbalance.weights, class_balanced_weights(real_counts, 0.9))
+    # a real training set has no synthetic images: the real prior is its whole prior
+    real = ImageDataModule("digits", image_size=28, class_counts=real_counts, test_per_class=2,
+                           batch_size=6)
+    model = ClassifierModule(imbalance_loss="logit_adjusted", imbalance_options={"prior": "real"})
+    trainer_factory(max_steps=1).fit(model, real)
+    expected = torch.log(torch.tensor(real_counts, dtype=torch.float64) / 30).float()
+    torch.testing.assert_close(model.imbalance.offset, expected)
+
+
 def test_deferred_reweighting_in_the_module_weighs_by_step(trainer_factory):
     real = ImageDataModule("digits", image_size=28, class_counts=[8] + [2] * 9, test_per_class=2,
                            batch_size=6)
@@ -111,6 +159,7 @@ def test_deferred_reweighting_in_the_module_weighs_by_step(trainer_factory):
     ({"imbalance_loss": "logit_adjusted", "imbalance_options": {"beta": 0.9}}, "takes options"),
     ({"imbalance_options": {"tau": 1.0}}, "without an imbalance_loss"),
     ({"imbalance_loss": "deferred_reweighting", "imbalance_options": {"start": 1.5}}, "start"),
+    ({"imbalance_loss": "logit_adjusted", "imbalance_options": {"prior": "blend"}}, "prior"),
     ({"imbalance_loss": "logit_adjusted", "class_weights": "inverse_frequency"}, "choose one"),
 ])
 def test_bad_module_options_are_refused(options, message):

@@ -522,8 +522,9 @@ def test_the_long_tail_gan_and_dagan_studies_run_at_a_tiny_size(tmp_path, name):
 
 def test_the_long_tail_bar_config_pairs_the_gan_with_the_best_real_only_remedy():
     """mnist5k_longtail_bar.yaml: per seed, the real-only arms (classic, weighted, and classic +
-    logit adjustment as capped_la's control) and the one GAN's full, capped and capped + logit
-    adjusted top-ups; one GAN for all seeds."""
+    logit adjustment as the controls of capped_la and capped_la_real) and the one GAN's full,
+    capped and capped + logit adjusted top-ups (prior of the blend, of the real images); one GAN
+    for all seeds."""
     from pathlib import Path
 
     from ganaug.study.plan import plan_runs
@@ -533,7 +534,8 @@ def test_the_long_tail_bar_config_pairs_the_gan_with_the_best_real_only_remedy()
         Path(__file__).parents[1] / "configs" / "study" / "mnist5k_longtail_bar.yaml")
     gan = "small_cnn-gan_classic-uniform-bal-balance-r1"
     per_seed = ["small_cnn-real", "small_cnn-classic", "small_cnn-classic-weighted",
-                "small_cnn-classic-capped_la", gan, f"{gan}-capped", f"{gan}-capped_la"]
+                "small_cnn-classic-capped_la", "small_cnn-classic-capped_la_real", gan,
+                f"{gan}-capped", f"{gan}-capped_la", f"{gan}-capped_la_real"]
     assert [run.run_id for run in plan_runs(config)] == \
         [f"{name}-seed{seed}" for seed in range(5) for name in per_seed]
     assert [task.name for task in plan_tasks(config) if task.kind == "gan"] == ["gan-uniform-bal"]
@@ -542,3 +544,7 @@ def test_the_long_tail_bar_config_pairs_the_gan_with_the_best_real_only_remedy()
     assert capped_la.needs_control and capped_la.real_blend_options() == {}
     assert capped_la.classifier_options() == {"imbalance_loss": "logit_adjusted",
                                               "imbalance_options": {"tau": 1.0}}
+    real_prior = next(recipe for recipe in config.recipes if recipe.name == "capped_la_real")
+    assert real_prior.needs_control and real_prior.blend_options() == {"max_synthetic_per_real": 2}
+    assert real_prior.classifier_options() == {
+        "imbalance_loss": "logit_adjusted", "imbalance_options": {"tau": 1.0, "prior": "real"}}

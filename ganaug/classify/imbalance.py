@@ -18,7 +18,11 @@ weights with the synthetic-sample weight; the logits used for prediction are nev
   sum to ``K``. Training first learns features from the natural distribution, then re-weights.
 
 :func:`build_imbalance_loss` builds one by name (:data:`IMBALANCE_LOSSES`) with its start as a
-fraction of the training length, as ``ClassifierModule`` and the study's recipes give it.
+fraction of the training length, as ``ClassifierModule`` and the study's recipes give it. Both
+take the option ``prior`` (:data:`PRIORS`): ``"training"`` (the default) counts every training
+image, synthetic ones included; ``"real"`` counts the real images alone, so that a blend of real
+and synthetic images keeps the real set's prior (``ClassifierModule`` picks the counts; the loss
+itself only sees them).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["IMBALANCE_LOSSES", "ClassImbalanceLoss", "DeferredReweighting", "LogitAdjustedLoss",
+__all__ = ["IMBALANCE_LOSSES", "PRIORS", "ClassImbalanceLoss", "DeferredReweighting", "LogitAdjustedLoss",
            "build_imbalance_loss", "class_balanced_weights"]
 
 
@@ -130,7 +134,11 @@ IMBALANCE_LOSSES: dict[str, type[ClassImbalanceLoss]] = {
 }
 """The losses :func:`build_imbalance_loss` knows by name."""
 
-_OPTIONS = {"logit_adjusted": {"tau"}, "deferred_reweighting": {"beta", "start"}}
+_OPTIONS = {"logit_adjusted": {"tau", "prior"}, "deferred_reweighting": {"beta", "start", "prior"}}
+
+PRIORS = ("training", "real")
+"""Which images the class counts of an imbalance loss come from (option ``prior``): every
+training image (synthetic ones included), or the real ones alone."""
 
 
 def check_imbalance_loss(name: str | None, options: dict[str, Any] | None) -> None:
@@ -147,6 +155,10 @@ def check_imbalance_loss(name: str | None, options: dict[str, Any] | None) -> No
     if unknown:
         raise ValueError(f"imbalance_loss {name!r} takes options {sorted(_OPTIONS[name])}, got "
                          f"{sorted(unknown)}")
+    prior = (options or {}).get("prior", "training")
+    if prior not in PRIORS:
+        raise ValueError(f"prior (which images the class counts come from) must be one of "
+                         f"{PRIORS}, got {prior!r}")
     start = (options or {}).get("start", 0.8)
     if not (isinstance(start, (int, float)) and 0 <= start <= 1):
         raise ValueError(f"start (when deferred re-weighting begins) must be a fraction of the "
@@ -159,10 +171,12 @@ def build_imbalance_loss(
     *,
     total_steps: int,  # optimizer steps of the whole training (for deferred re-weighting)
     **options: Any,  # logit_adjusted: tau (1.0); deferred_reweighting: beta (0.9999) and start,
-    # the fraction of total_steps after which the weights apply (0.8, Cao et al.'s 160 of 200)
+    # the fraction of total_steps after which the weights apply (0.8, Cao et al.'s 160 of 200);
+    # either: prior, which the caller has already applied in choosing class_counts
 ) -> ClassImbalanceLoss:
     """The loss ``name`` for a training set of ``class_counts``."""
     check_imbalance_loss(name, options)
+    options.pop("prior", None)
     if name == "deferred_reweighting":
         start = options.pop("start", 0.8)
         options["start_step"] = int(round(start * total_steps))

@@ -42,7 +42,9 @@ the datamodule's training set when the fit starts, so that a re-balanced blend g
 ``imbalance_loss`` instead names a loss of ``ganaug.classify.imbalance`` built from the same
 counts at fit start: ``"logit_adjusted"`` (Menon et al. 2021; option ``tau``) or
 ``"deferred_reweighting"`` (Cao et al. 2019's DRW; options ``beta`` and ``start``, a fraction of
-the training steps), with its options in ``imbalance_options``.
+the training steps), with its options in ``imbalance_options``; their ``prior: "real"`` counts
+the real training images alone (a blend's synthetic ones left out), ``"training"`` (the default)
+every training image.
 
 Learning-rate milestones are fractions of ``trainer.estimated_stepping_batches``; the rate is
 divided by ``lr_gamma`` at each. Randomness: the network is initialised from ``seed`` alone
@@ -112,7 +114,8 @@ class ClassifierModule(L.LightningModule):
         # "inverse_frequency" of the training set; None = every class alike
         imbalance_loss: str | None = None,  # "logit_adjusted" or "deferred_reweighting", built
         # from the training set's class counts at fit start; None = plain cross-entropy
-        imbalance_options: dict[str, Any] | None = None,  # its options (tau; beta, start)
+        imbalance_options: dict[str, Any] | None = None,  # its options (tau; beta, start;
+        # prior: "real" = counts of the real training images alone, "training" = of all)
         channels_last: bool = False,  # NHWC memory format for the network and its inputs: faster
         # convolutions (oneDNN on CPUs, tensor cores on GPUs); results differ in the last bits
     ) -> None:
@@ -314,12 +317,13 @@ class ClassifierModule(L.LightningModule):
             counts = _training_class_counts(self.trainer, self.hparams.num_classes)
             self.class_weight = inverse_frequency_weights(counts).to(self.device)
         if self.hparams.imbalance_loss is not None:
+            options = dict(self.hparams.imbalance_options or {})
             counts = _training_class_counts(self.trainer, self.hparams.num_classes,
-                                            what=f"imbalance_loss={self.hparams.imbalance_loss!r}")
+                                            what=f"imbalance_loss={self.hparams.imbalance_loss!r}",
+                                            real_only=options.get("prior") == "real")
             self.imbalance = build_imbalance_loss(
                 self.hparams.imbalance_loss, counts,
-                total_steps=int(self.trainer.estimated_stepping_batches),
-                **dict(self.hparams.imbalance_options or {})).to(self.device)
+                total_steps=int(self.trainer.estimated_stepping_batches), **options).to(self.device)
 
     def on_train_epoch_end(self) -> None:
         correct, total = (t.double() for t in self.train_accuracy.compute())
@@ -480,8 +484,11 @@ def _validate_class_weights(weights: object, num_classes: int) -> None:
 
 
 def _training_class_counts(trainer: L.Trainer, num_classes: int,
-                           what: str = "class_weights='inverse_frequency'") -> Tensor:
-    """Images per class of the training set of the datamodule the trainer fits on."""
+                           what: str = "class_weights='inverse_frequency'",
+                           real_only: bool = False) -> Tensor:
+    """Images per class of the training set of the datamodule the trainer fits on; with
+    ``real_only`` its real images alone (a blend flags its synthetic ones; a set without flags is
+    all real)."""
     dataset = getattr(getattr(trainer, "datamodule", None), "train_dataset", None)
     if dataset is None or not hasattr(dataset, "class_counts"):
         raise ValueError(
@@ -489,6 +496,9 @@ def _training_class_counts(trainer: L.Trainer, num_classes: int,
             "datamodule: fit with an ImageDataModule or SyntheticBlendDataModule, or pass the "
             "weights as a list")
     counts = dataset.class_counts()
+    synthetic = getattr(dataset, "synthetic", None)
+    if real_only and synthetic is not None:
+        counts = torch.bincount(dataset.labels[~synthetic], minlength=len(counts))
     if len(counts) != num_classes:
         raise ValueError(f"the training set has {len(counts)} classes, the classifier "
                          f"{num_classes}")
