@@ -118,6 +118,20 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
     return content
 
 
+def build_class(asked: type, registered: type, stored: str, where: str | Path,
+                loader: str) -> type:
+    """Of ``asked`` and the file's ``registered`` class (named ``stored``), the one to build: the
+    more derived of the two. Raises :class:`CheckpointMismatchError` naming ``where`` and the
+    ``loader`` method to use when neither derives from the other."""
+    if issubclass(asked, registered):
+        return asked
+    if issubclass(registered, asked):
+        return registered
+    raise CheckpointMismatchError(
+        f"{where} holds a {stored}, not a {class_name(asked)}: load it with "
+        f"{registered.__name__}.{loader}(path) or ganaug.load_gan(path)")
+
+
 def resolve_checkpoint_class(checkpoint: dict[str, Any], asked: type, path: str | Path) -> type:
     """The class to build ``checkpoint`` as, when ``asked.load_from_checkpoint(path)`` was called.
 
@@ -140,14 +154,7 @@ def resolve_checkpoint_class(checkpoint: dict[str, Any], asked: type, path: str 
     # a registered class: build it, or the subclass of it that was asked for
     registered = _lookup(stored)
     if registered is not None:
-        if issubclass(asked, registered):
-            return asked
-        if issubclass(registered, asked):
-            return registered
-        raise CheckpointMismatchError(
-            f"{path} holds a {stored}, not a {asked_name}: load it with "
-            f"{registered.__name__}.load_from_checkpoint(path) or ganaug.load_gan(path)"
-        )
+        return build_class(asked, registered, stored, path, loader="load_from_checkpoint")
 
     # an unregistered class: only the class itself, or a registered base of it, when asked for
     if _same_name(stored, asked_name):

@@ -34,6 +34,7 @@ from ganaug.atomic import atomic_path, atomic_write_text
 from ganaug.modules.checkpoint import (
     CheckpointError,
     CheckpointMismatchError,
+    build_class,
     class_name,
     registered_gans,
 )
@@ -199,13 +200,7 @@ def _resolve_class(stored: str, asked: type | None, directory: Path) -> type:
             "load_gan(path)")
     if asked is None:
         return registered
-    if issubclass(asked, registered):
-        return asked
-    if issubclass(registered, asked):
-        return registered
-    raise CheckpointMismatchError(
-        f"{directory} holds a {stored}, not a {class_name(asked)}: load it with "
-        f"{registered.__name__}.from_pretrained(path) or ganaug.load_gan(path)")
+    return build_class(asked, registered, stored, directory, loader="from_pretrained")
 
 
 def _load_weights(model: Any, weights: dict[str, torch.Tensor], directory: Path) -> None:
