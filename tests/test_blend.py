@@ -461,6 +461,54 @@ def test_resampling_needs_reloading_loaders_and_a_generator(trainer_factory):
 
 
 # ---------------------------------------------------------------------------------------------
+# synthetic images for the first part of training only
+
+
+class EpochCounter(SyntheticRecorder):
+    """Counts, per epoch, the items and the synthetic items of the training batches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(8 * 8, 10)
+        self.seen: dict[int, list[int]] = {}
+
+    def training_step(self, batch, batch_index):
+        images, labels, synthetic = batch
+        counts = self.seen.setdefault(self.current_epoch, [0, 0])
+        counts[0] += len(labels)
+        counts[1] += int(synthetic.sum())
+        return torch.nn.functional.cross_entropy(self.layer(images.flatten(1)), labels)
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_synthetic_until_trains_on_the_real_images_alone_from_the_epoch_after_the_fraction(
+        trainer_factory, accumulate):
+    # 100 real + 60 synthetic, batches of 10: 16 batches a blend epoch, 10 a real one. Half of
+    # 52 batches is 26: epochs 0 and 1 (32 batches) are blended, the first epoch starting at or
+    # after batch 26 is epoch 2, and the last 20 batches are two real-only epochs.
+    data = SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.6, seed=3,
+                                    synthetic_until=0.5)
+    counter = EpochCounter()
+    trainer_factory(max_steps=52 // accumulate, accumulate_grad_batches=accumulate,
+                    reload_dataloaders_every_n_epochs=1).fit(counter, data)
+    assert counter.seen == {0: [160, 60], 1: [160, 60], 2: [100, 0], 3: [100, 0]}
+    assert data.real_phase_epoch(16) == 2
+
+
+def test_synthetic_until_is_checked(trainer_factory):
+    for bad in (0.0, 1.0, -0.2, 1.5):
+        with pytest.raises(ValueError, match="synthetic_until is the fraction"):
+            SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.5, synthetic_until=bad)
+    data = SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.5, synthetic_until=0.5)
+    with pytest.raises(ValueError, match="reload_dataloaders_every_n_epochs=1"):
+        trainer_factory(max_steps=5).fit(EpochCounter(), data)
+    data = SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.5, synthetic_until=0.5)
+    with pytest.raises(ValueError, match="max_steps"):
+        trainer_factory(max_epochs=1, reload_dataloaders_every_n_epochs=1).fit(
+            EpochCounter(), data)
+
+
+# ---------------------------------------------------------------------------------------------
 # synthetic share of every batch
 
 

@@ -33,4 +33,7 @@ def test_two_process_metrics_equal_single_process(tmp_path, trainer_factory):
     for key, value in single.items():
         assert same(value, ranks[0]["metrics"][key]), key
     assert 0 < single["test_acc"] < 1  # not a degenerate all-or-nothing evaluation
+    # the confusion counts are summed over the ranks too: both hold the whole test set's
+    assert ranks[0]["confusion"] == ranks[1]["confusion"] == model.test_confusion()
+    assert sum(map(sum, model.test_confusion())) == 42
     assert {"train_acc_real", "train_acc_synthetic"} <= ranks[0]["logged"].keys()

@@ -7,9 +7,9 @@ import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix
 
-from ganaug.classify import PAPER_PROTOCOLS, ClassifierModule, GroupAccuracy
+from ganaug.classify import PAPER_PROTOCOLS, ClassifierModule, ConfusionCounts, GroupAccuracy
 from ganaug.data import ImageDataModule
 
 
@@ -72,6 +72,36 @@ def test_group_accuracy_counts_by_hand():
     assert correct.tolist() == [1, 0, 2] and total.tolist() == [2, 0, 3]
     with pytest.raises(ValueError, match="groups must lie"):
         metric.update(torch.tensor([True]), torch.tensor([3]))
+
+
+def test_confusion_counts_by_hand():
+    metric = ConfusionCounts(3)
+    metric.update(torch.tensor([0, 1, 2, 2]), torch.tensor([0, 0, 2, 1]))  # predicted, labels
+    metric.update(torch.tensor([0]), torch.tensor([2]))
+    assert metric.compute().tolist() == [[1, 1, 0], [0, 0, 1], [1, 0, 1]]
+    with pytest.raises(ValueError, match="classes must lie"):
+        metric.update(torch.tensor([3]), torch.tensor([0]))
+    with pytest.raises(ValueError, match="one shape"):
+        metric.update(torch.tensor([0, 1]), torch.tensor([0]))
+
+
+def test_test_confusion_matches_torchmetrics(trainer_factory):
+    dataset = random_set(n=60, classes=4, seed=5)
+    model = tiny_module(seed=2)
+    with pytest.raises(ValueError, match="no test confusion yet"):
+        model.test_confusion()
+    trainer = trainer_factory()
+    trainer.test(model, DataLoader(dataset, batch_size=16), verbose=False)
+    images, labels = dataset.tensors
+    with torch.no_grad():
+        predictions = model.eval()(images).argmax(1)
+    expected = MulticlassConfusionMatrix(num_classes=4)(predictions, labels)
+    assert model.test_confusion() == expected.tolist()
+    metrics = model.test_metrics()
+    for c, row in enumerate(model.test_confusion()):  # the diagonal over the row is the recall
+        assert row[c] / sum(row) == pytest.approx(metrics[f"test_acc_class{c}"])
+    trainer.test(model, DataLoader(dataset, batch_size=16), verbose=False)  # reset between tests
+    assert model.test_confusion() == expected.tolist()
 
 
 def test_training_accuracy_split_by_real_and_synthetic(trainer_factory):

@@ -313,17 +313,37 @@ def test_the_long_tail_study_runs_at_a_tiny_size(tmp_path):
         assert run["synthetic_images"] == (23 if synthetic else 0)
         assert run["train_images"] == (60 if synthetic else 37)
     arms = {(row["arm"], row["variant"], row["recipe"]) for row in rows}
-    real_only = {("classic", "", recipe)
-                 for recipe in ("", "weighted", "logit_adjusted", "drw", "resampled")}
-    assert arms == {("real", "", ""), *real_only, ("gan+classic", "filtered", ""),
-                    ("gan+classic", "filtered", "capped"), ("gan+classic", "smote", ""),
-                    ("gan+classic", "smote", "capped")}
+    assert arms == {("real", "", ""), ("classic", "", ""), ("classic", "", "logit_adjusted"),
+                    *{("gan+classic", variant, recipe) for variant in ("uniform-bal", "smote")
+                      for recipe in ("", "logit_adjusted")}}
     assert not (tmp_path / "gan-smote").exists()  # interpolation trains no GAN
     # the minority classes are the rarest half, and every row reports their error
     assert all(row["minority_classes"] == [5, 6, 7, 8, 9] for row in rows)
     gan = next(row for row in rows if row["arm"] == "gan+classic")
     assert gan["mode"] == "balance" and "minority_vs_control" in gan
     assert "minority err %" in (tmp_path / "table.txt").read_text()
+    # where the minority classes' test images go: every one of them counted once per seed
+    test_per_class = TINY["test_per_class"]
+    for row in rows:
+        assert [sum(counts) for counts in row["confusion"]] == [2 * test_per_class] * 10
+        errors = [100 * (1 - counts[c] / sum(counts)) for c, counts in enumerate(row["confusion"])]
+        assert errors == pytest.approx(row["class_error_mean"])
+    confusions = (tmp_path / "confusions.txt").read_text()
+    assert "class 9: " in confusions and f"/{2 * test_per_class} right" in confusions
+
+
+def test_confusions_name_where_the_minority_classes_go():
+    from ganaug.study.report import format_confusions
+
+    row = {"classifier": "small_cnn", "arm": "classic", "variant": "", "recipe": "la", "seeds": 2,
+           "minority_classes": [1, 2],
+           "confusion": [[9, 1, 0], [3, 5, 3], [0, 0, 10]]}
+    assert format_confusions([row, {**row, "minority_classes": []}]) == (
+        "small_cnn classic la (2 seeds)\n"
+        "  class 1: 5/11 right  -> 0: 3, -> 2: 3\n"  # ties: the lower class first
+        "  class 2: 10/10 right")
+    without = {k: v for k, v in row.items() if k != "confusion"}  # an older study's row
+    assert format_confusions([without]) == ""
 
 
 def test_a_resampling_recipe_trains_on_fresh_gan_images_every_epoch(tmp_path, monkeypatch):

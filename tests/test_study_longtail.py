@@ -99,12 +99,38 @@ def test_the_long_tail_remedies_run_in_a_tiny_study(tmp_path, monkeypatch):
     assert {("classic", "la"), ("classic", "drw"), ("classic", "resampled")} <= arms
 
 
+def test_a_deferred_recipe_ends_training_on_the_real_images(tmp_path, monkeypatch):
+    seen = []
+    original = SyntheticBlendDataModule.train_dataloader
+
+    def spy(self):
+        loader = original(self)
+        seen.append((self.synthetic_until, self.trainer.reload_dataloaders_every_n_epochs,
+                     int(loader.dataset.synthetic.sum()) if hasattr(loader.dataset, "synthetic")
+                     else None))
+        return loader
+
+    monkeypatch.setattr(SyntheticBlendDataModule, "train_dataloader", spy)
+    # 20 steps, the blend (37 real + 23 synthetic) in batches of 8: epochs 0-1 blended, then
+    # real images alone from epoch 2, the first to start at or after step 10
+    values = {**LONG_TAIL, "seeds": [0], "max_steps": 20,
+              "recipes": [dict(name="deferred", options=dict(synthetic_until=0.5))]}
+    rows = run_study(StudyConfig.from_dict(values), tmp_path, progress=False)
+    assert ("gan+classic", "deferred") in {(row["arm"], row["recipe"]) for row in rows}
+    deferred = [entry for entry in seen if entry[0] == 0.5]
+    assert all(reload == 1 for _, reload, _ in deferred)
+    assert [synthetic for _, _, synthetic in deferred][:3] == [23, 23, 0]
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     (dict(recipes=[dict(name="t", options=dict(target=5))], modes=["augment"]),
      "options of mode 'balance'"),
     (dict(recipes=[dict(name="r", options=dict(real_only=True))]), "changes nothing"),
     (dict(recipes=[dict(name="r", options=dict(real_only=True, class_weights="inverse_frequency",
                                                 synthetic_weight=0.5))]), "act on synthetic"),
+    (dict(recipes=[dict(name="r", options=dict(real_only=True, imbalance_loss="logit_adjusted",
+                                                synthetic_until=0.7))]), "act on synthetic"),
+    (dict(recipes=[dict(name="r", options=dict(synthetic_until=1.0))]), "synthetic_until is the"),
     (dict(recipes=[dict(name="r", options=dict(imbalance_loss="focal"))]), "unknown imbalance_loss"),
     (dict(recipes=[dict(name="r", options=dict(sampling="balanced"))]), "sampling must be one of"),
     (dict(recipes=[dict(name="r", options=dict(real_only="yes"))]), "real_only must be"),

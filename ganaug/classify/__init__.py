@@ -3,7 +3,7 @@ study (small CNN, CIFAR ResNets, DenseNet-40, DIANet), classic per-sample augmen
 ``ClassifierModule`` with per-class and real / synthetic accuracies, and losses for long-tailed
 training sets."""
 
-from ganaug.classify.accuracy import GroupAccuracy
+from ganaug.classify.accuracy import ConfusionCounts, GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment, ClassicParameters
 from ganaug.classify.densenet import DenseNet, densenet40
 from ganaug.classify.ensemble import ClassifierEnsemble
@@ -39,6 +39,7 @@ __all__ = [
     "DenseNet",
     "DIANet",
     "DIAUnit",
+    "ConfusionCounts",
     "GroupAccuracy",
     "PAPER_PROTOCOLS",
     "ResNet",

@@ -65,7 +65,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ganaug.checkpoint_io import use_safe_checkpoint_io
-from ganaug.classify.accuracy import GroupAccuracy
+from ganaug.classify.accuracy import ConfusionCounts, GroupAccuracy
 from ganaug.classify.augment import CLASSIC_POLICIES, ClassicAugment
 from ganaug.classify.imbalance import (
     ClassImbalanceLoss,
@@ -134,6 +134,8 @@ class ClassifierModule(L.LightningModule):
         self.train_accuracy = GroupAccuracy(2)  # group 0 = real, 1 = synthetic
         self.val_accuracy = GroupAccuracy(num_classes)
         self.test_accuracy = GroupAccuracy(num_classes)
+        self.test_confusion_counts = ConfusionCounts(num_classes)
+        self._confusion: list[list[int]] | None = None
         self._saw_synthetic_flag = False
         self._results: dict[str, dict[str, float]] = {}
         given = class_weights if isinstance(class_weights, (list, tuple)) else None
@@ -362,13 +364,16 @@ class ClassifierModule(L.LightningModule):
         self._evaluate(batch, "val", self.val_accuracy)
 
     def test_step(self, batch: Sequence[Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test", self.test_accuracy)
+        predicted, labels = self._evaluate(batch, "test", self.test_accuracy)
+        self.test_confusion_counts.update(predicted, labels)
 
     def on_validation_epoch_end(self) -> None:
         self._log_accuracy("val", self.val_accuracy)
 
     def on_test_epoch_end(self) -> None:
         self._log_accuracy("test", self.test_accuracy)
+        self._confusion = self.test_confusion_counts.compute().tolist()
+        self.test_confusion_counts.reset()
 
     def predict_step(self, batch: Sequence[Tensor] | Tensor, batch_idx: int) -> dict[str, Tensor]:
         """``{"features": (B, D), "logits": (B, K)}`` of a batch (or of its first element)."""
@@ -387,6 +392,13 @@ class ClassifierModule(L.LightningModule):
         """
         return self._stored("test")
 
+    def test_confusion(self) -> list[list[int]]:
+        """The confusion counts of the last ``trainer.test``, summed over processes: row = true
+        class, column = predicted class (``[c][c]`` over row ``c``'s sum is class ``c``'s recall)."""
+        if self._confusion is None:
+            raise ValueError("no test confusion yet: run trainer.test first")
+        return [list(row) for row in self._confusion]
+
     def validation_metrics(self) -> dict[str, float]:
         """Like ``test_metrics``, for the last validation epoch (keys start with ``val_``)."""
         return self._stored("val")
@@ -399,12 +411,16 @@ class ClassifierModule(L.LightningModule):
             raise ValueError(f"no {stage} metrics yet: run {run} first")
         return dict(self._results[stage])
 
-    def _evaluate(self, batch: Sequence[Tensor], stage: str, metric: GroupAccuracy) -> None:
+    def _evaluate(self, batch: Sequence[Tensor], stage: str,
+                  metric: GroupAccuracy) -> tuple[Tensor, Tensor]:
+        """Logs the loss and counts the batch's hits; returns (predicted classes, labels)."""
         images, labels, _ = self._unpack(batch)
         logits = self(images)
         self.log(f"{stage}_loss", F.cross_entropy(logits, labels), batch_size=len(labels),
                  sync_dist=True)
-        metric.update(logits.argmax(dim=1) == labels, labels)
+        predicted = logits.argmax(dim=1)
+        metric.update(predicted == labels, labels)
+        return predicted, labels
 
     def _log_accuracy(self, stage: str, metric: GroupAccuracy) -> None:
         correct, total = (t.double() for t in metric.compute())

@@ -31,6 +31,12 @@ images (:class:`SyntheticShareSampler`). With ``sampling="class_balanced"`` the 
 are drawn with replacement so that every class is drawn equally often
 (:class:`~ganaug.data.balanced_sampler.ClassBalancedSampler`), the classic re-sampling remedy
 for a long tail, with or without synthetic images.
+
+With ``synthetic_until`` the synthetic images are in the training batches for that fraction of
+the Trainer's ``max_steps`` only; from the first epoch that starts after it, training goes on
+with the real images alone (a real-only last phase, deferred as Cao et al. 2019 defer their
+re-weighting to the end of training). The Trainer must then reload the training loader every
+epoch (``reload_dataloaders_every_n_epochs=1``).
 """
 
 from __future__ import annotations
@@ -275,6 +281,8 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         # synthetic (an epoch = one pass over the real images); None = batches drawn from the blend
         sampling: Literal["random", "class_balanced"] = "random",  # the training order: each
         # item once per epoch, or drawn with replacement, every class equally often
+        synthetic_until: float | None = None,  # fraction of the Trainer's max_steps after which
+        # training goes on with the real images alone; None = synthetic images to the end
     ) -> None:
         super().__init__()
         _check_source(synthetic)
@@ -297,6 +305,9 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         if sampling != "random" and synthetic_share is not None:
             raise ValueError("sampling='class_balanced' and synthetic_share both decide what a "
                              "batch holds: choose one")
+        if synthetic_until is not None and not 0 < synthetic_until < 1:
+            raise ValueError(f"synthetic_until is the fraction of training with synthetic images, "
+                             f"in (0, 1) or None, got {synthetic_until}")
         if resample_every_epoch and isinstance(synthetic, LabelledImages):
             raise ValueError("resample_every_epoch draws from a generator: pass a class-conditional "
                              "sampler (a GAN module), not a bank")
@@ -315,6 +326,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
         self.batch_size = batch_size or real.batch_size
         self.synthetic_share = synthetic_share
         self.sampling = sampling
+        self.synthetic_until = synthetic_until
         if synthetic_share is not None and not 1 <= round(synthetic_share * self.batch_size) < \
                 self.batch_size:
             raise ValueError(f"synthetic_share {synthetic_share} of a batch of {self.batch_size} is "
@@ -445,25 +457,51 @@ class SyntheticBlendDataModule(L.LightningDataModule):
 
     # loaders
 
+    @property
+    def reloads_every_epoch(self) -> bool:
+        """Whether the training loader changes between epochs (fresh draws, or the real-only
+        phase of ``synthetic_until``): fit with ``Trainer(reload_dataloaders_every_n_epochs=1)``."""
+        return self.resample_every_epoch or self.synthetic_until is not None
+
     def train_dataloader(self) -> DataLoader:
         if self.train_dataset is None:
             raise RuntimeError("the datamodule has no data yet: call setup() first")
-        if self.resample_every_epoch and int(self.synthetic_counts.sum()):
-            trainer = self.trainer
-            if trainer is not None and trainer.reload_dataloaders_every_n_epochs != 1:
-                raise ValueError(
-                    "resample_every_epoch needs the Trainer to ask for a new training loader "
-                    "every epoch: Trainer(reload_dataloaders_every_n_epochs=1)")
-            epoch = trainer.current_epoch if trainer is not None else 0
-            if epoch != self._drawn_epoch:
-                self._draw_for_epoch(epoch)
-        dataset, views = training_views(self.train_dataset, self.real.hflip)
-        if self.synthetic_share is not None:
+        trainer = self.trainer
+        epoch = trainer.current_epoch if trainer is not None else 0
+        synthetic = int(self.synthetic_counts.sum())
+        if synthetic and self.reloads_every_epoch and trainer is not None and \
+                trainer.reload_dataloaders_every_n_epochs != 1:
+            option = "resample_every_epoch" if self.resample_every_epoch else "synthetic_until"
+            raise ValueError(
+                f"{option} needs the Trainer to ask for a new training loader every epoch: "
+                "Trainer(reload_dataloaders_every_n_epochs=1)")
+        share = self.synthetic_share is not None
+        if self.synthetic_until is not None and synthetic and \
+                epoch >= self.real_phase_epoch(len(self._loader(self.train_dataset, share))):
+            return self._loader(self._blend(None), share=False)
+        if self.resample_every_epoch and synthetic and epoch != self._drawn_epoch:
+            self._draw_for_epoch(epoch)
+        return self._loader(self.train_dataset, share)
+
+    def real_phase_epoch(self, batches_per_epoch: int) -> int:
+        """The first epoch of training on real images alone under ``synthetic_until``: the first
+        that starts at or after ``synthetic_until`` of the Trainer's ``max_steps`` (every epoch
+        before it has ``batches_per_epoch`` batches of the blend)."""
+        trainer = self.trainer
+        if trainer is None or trainer.max_steps is None or trainer.max_steps < 1:
+            raise ValueError("synthetic_until is a fraction of the Trainer's max_steps: fit with "
+                             "Trainer(max_steps=...)")
+        batches = round(self.synthetic_until * trainer.max_steps) * trainer.accumulate_grad_batches
+        return math.ceil(batches / max(1, batches_per_epoch))
+
+    def _loader(self, blend: BlendedImages, share: bool) -> DataLoader:
+        dataset, views = training_views(blend, self.real.hflip)
+        if share:
             sampler = self._share_sampler(views)
             return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                                        num_workers=self.real.num_workers, drop_last=False,
                                        persistent_workers=self.real.num_workers > 0)
-        sampler = self._sampler(len(self.train_dataset), views)
+        sampler = self._sampler(blend, views)
         return ResumableDataLoader(dataset, batch_size=self.batch_size, sampler=sampler,
                                    num_workers=self.real.num_workers, drop_last=self.real.drop_last,
                                    persistent_workers=self.real.num_workers > 0)
@@ -478,11 +516,12 @@ class SyntheticBlendDataModule(L.LightningDataModule):
             synthetic_per_batch=round(self.synthetic_share * self.batch_size), seed=self.seed,
             num_views=views, num_replicas=world, rank=rank)
 
-    def _sampler(self, num_items: int, views: int) -> Sampler:
+    def _sampler(self, blend: BlendedImages, views: int) -> Sampler:
         trainer = self.trainer
         world = getattr(trainer, "world_size", 1) if trainer is not None else 1
+        num_items = len(blend)
         if self.sampling == "class_balanced":
-            return ClassBalancedSampler(self.train_dataset.labels, seed=self.seed, num_views=views,
+            return ClassBalancedSampler(blend.labels, seed=self.seed, num_views=views,
                                         num_replicas=world,
                                         rank=trainer.global_rank if world > 1 else 0)
         if world > 1:

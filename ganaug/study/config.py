@@ -79,7 +79,7 @@ class Variant:
 
 
 BLEND_OPTIONS = ("synthetic_share", "resample_every_epoch", "sampling", "target",
-                 "max_synthetic_per_real")
+                 "max_synthetic_per_real", "synthetic_until")
 """The :class:`Recipe` options that go to the blend rather than to ``ClassifierModule``."""
 
 REAL_BLEND_OPTIONS = ("sampling",)
@@ -95,7 +95,8 @@ RECIPE_OPTIONS = ("synthetic_weight", "distill_weight", "distill_temperature", "
 """What a :class:`Recipe` may set: ``ClassifierModule`` options, the blend's options, and
 ``real_only`` (no synthetic runs: the recipe is a real-only arm)."""
 
-_SYNTHETIC_ONLY = ("synthetic_weight", "synthetic_share", "resample_every_epoch", *BALANCE_OPTIONS)
+_SYNTHETIC_ONLY = ("synthetic_weight", "synthetic_share", "resample_every_epoch", "synthetic_until",
+                   *BALANCE_OPTIONS)
 
 
 @dataclass
@@ -104,8 +105,9 @@ class Recipe:
     ``synthetic_weight`` (loss weight of a synthetic sample) or ``distill_weight`` /
     ``distill_temperature`` / ``distill_on`` (soft labels from the teacher, the same seed's
     classic-arm classifier), or the blend's ``synthetic_share`` (the fraction of every batch that
-    is synthetic) and ``resample_every_epoch`` (fresh images from the GAN at every epoch, drawn
-    under the variant's diversity control, instead of the seed's bank).
+    is synthetic), ``resample_every_epoch`` (fresh images from the GAN at every epoch, drawn
+    under the variant's diversity control, instead of the seed's bank) and ``synthetic_until``
+    (synthetic images for that fraction of the steps, then the real images alone).
 
     Long-tail remedies are recipes too: ``class_weights``, ``imbalance_loss`` /
     ``imbalance_options`` (``ganaug.classify.imbalance``), the blend's ``sampling:
@@ -156,6 +158,10 @@ class Recipe:
                 options.get("synthetic_share") is not None:
             raise ValueError(f"recipe {self.name!r}: sampling and synthetic_share both decide what "
                              f"a batch holds: choose one")
+        until = options.get("synthetic_until")
+        if until is not None and not (isinstance(until, (int, float)) and 0 < until < 1):
+            raise ValueError(f"recipe {self.name!r}: synthetic_until is the fraction of the steps "
+                             f"with synthetic images, in (0, 1), got {until!r}")
         if not isinstance(options.get("real_only", False), bool):
             raise ValueError(f"recipe {self.name!r}: real_only must be true or false")
         balance = [k for k in BALANCE_OPTIONS if k in options]

@@ -19,8 +19,8 @@ import numpy as np
 from ganaug.atomic import atomic_path, atomic_write_json, atomic_write_text
 from ganaug.study.plan import ARMS, REAL_ARMS
 
-__all__ = ["BANK_PER_CLASS", "format_table", "minority_classes", "paired_interval",
-           "rarest_classes", "summarize", "write_results"]
+__all__ = ["BANK_PER_CLASS", "format_confusions", "format_table", "minority_classes",
+           "paired_interval", "rarest_classes", "summarize", "write_results"]
 
 
 def minority_classes(class_counts: list[int]) -> list[int]:
@@ -181,6 +181,9 @@ def summarize(records: list[dict[str, Any]], confidence: float = 0.95) -> list[d
             if (classifier, variant, arm_alone) in cas:
                 row[name] = cas[(classifier, variant, arm_alone)]
         _add_imbalance(row, members)
+        confusions = [m.get("confusion") for m in members]
+        if all(c is not None for c in confusions):  # older records have none
+            row["confusion"] = np.sum(confusions, axis=0, dtype=np.int64).tolist()
         control = _control(key, set(groups))
         if control is not None and (result := paired(members, control)) is not None:
             row["vs_control"] = result
@@ -321,8 +324,30 @@ def _minority_columns(row: dict[str, Any]) -> str:
     return f" {error:>14} {_interval(row.get('minority_vs_control')):>24} {best:>27}"
 
 
+def format_confusions(rows: list[dict[str, Any]], top: int = 3) -> str:
+    """Where the minority classes' test images go: per setting and minority class, the test
+    images summed over seeds, how many were right, and the ``top`` classes most often predicted
+    instead (``"-> 3: 12"``: twelve were called 3). Empty when no row has both confusion counts
+    and minority classes."""
+    lines = []
+    for row in rows:
+        if "confusion" not in row or not row.get("minority_classes"):
+            continue
+        name = " ".join(part for part in (row["classifier"], row["arm"], row["variant"],
+                                          row["recipe"]) if part)
+        lines.append(f"{name} ({row['seeds']} seeds)")
+        for c in row["minority_classes"]:
+            counts = row["confusion"][c]
+            wrong = sorted(((n, k) for k, n in enumerate(counts) if k != c and n),
+                           key=lambda item: (-item[0], item[1]))[:top]
+            where = ", ".join(f"-> {k}: {n}" for n, k in wrong)
+            lines.append(f"  class {c}: {counts[c]}/{sum(counts)} right  {where}".rstrip())
+    return "\n".join(lines)
+
+
 def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out: Path) -> None:
-    """``results.csv``, ``summary.json``, ``table.txt``, the PNG plots (the learning curves
+    """``results.csv``, ``summary.json``, ``table.txt``, ``confusions.txt`` (on a long tail:
+    where the minority classes' test images go), the PNG plots (the learning curves
     from the runs' ``curves/<run_id>.csv`` where recorded) and ``report.html``."""
     # no wall times: the same command on the same machine writes the same results.csv
     fields = ["run_id", "classifier", "arm", "variant", "recipe", "mode", "ratio", "seed",
@@ -338,6 +363,8 @@ def write_results(records: list[dict[str, Any]], rows: list[dict[str, Any]], out
                                  map(str, record.get("class_train_counts") or []))})
     atomic_write_json(out / "summary.json", rows)
     atomic_write_text(out / "table.txt", format_table(rows) + "\n")
+    if confusions := format_confusions(rows):
+        atomic_write_text(out / "confusions.txt", confusions + "\n")
     from ganaug.study.html import write_report
     from ganaug.study.plots import plot_class_errors, plot_curves, plot_error_vs_ratio
 

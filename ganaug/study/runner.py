@@ -470,7 +470,7 @@ class Study:
             extra["teacher"] = self.teacher(run.classifier, run.seed).network
         model = self._classifier(run.classifier, run.seed, classic, **extra)
         max_steps = c.training(run.classifier)[1]
-        reload = {"reload_dataloaders_every_n_epochs": 1} if data.resample_every_epoch else {}
+        reload = {"reload_dataloaders_every_n_epochs": 1} if data.reloads_every_epoch else {}
         trainer = self._trainer(max_steps, callbacks=self._curve(run, max_steps), **reload)
         trainer.fit(model, data)
         if run.arm == "classic":  # this seed's teacher (and the referee), or its recipe's
@@ -484,6 +484,7 @@ class Study:
                   "test_error": metrics["test_error"], "test_samples": metrics["test_samples"],
                   "balanced_error": metrics["test_balanced_error"],
                   "class_errors": [metrics[f"test_error_class{k}"] for k in range(real.num_classes)],
+                  "confusion": model.test_confusion(),  # row = true class, column = predicted
                   "class_train_counts": real.train_dataset.class_counts().tolist(),
                   "faithfulness_mean": verdict.get("mean"),
                   "faithfulness_worst": verdict.get("worst"),

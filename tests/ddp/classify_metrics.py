@@ -35,7 +35,8 @@ def main(out: Path) -> None:
     trainer.fit(model, DataLoader(train, batch_size=8, shuffle=True))
     logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
     trainer.test(model, DataLoader(test, batch_size=8), verbose=False)
-    record = {"metrics": model.test_metrics(), "state": model.state_dict(),
+    record = {"metrics": model.test_metrics(), "confusion": model.test_confusion(),
+              "state": model.state_dict(),
               "world_size": trainer.world_size, "logged": logged}
     if trainer.global_rank == 0:
         record["test_set"] = test.tensors
