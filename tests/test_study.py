@@ -568,3 +568,30 @@ def test_the_long_tail_bar_config_pairs_the_gan_with_the_best_real_only_remedy()
     assert real_prior.needs_control and real_prior.blend_options() == {"max_synthetic_per_real": 2}
     assert real_prior.classifier_options() == {
         "imbalance_loss": "logit_adjusted", "imbalance_options": {"tau": 1.0, "prior": "real"}}
+
+
+@pytest.mark.parametrize(("name", "recipes"), [
+    ("mnist5k_longtail_if10", ["logit_adjusted"]),
+    ("digits_longtail", ["logit_adjusted"]),
+    ("mnist5k_longtail_levers",
+     ["logit_adjusted", "capped1", "half_weight", "deferred", "deferred_full"]),
+])
+def test_the_long_tail_gan_side_configs_pair_one_gan_with_the_bar(name, recipes):
+    """The IF-10, digits and levers configs: per seed real, classic, and for each recipe (all
+    logit-adjusted with the real images' prior) its control and its GAN run, beside the GAN's
+    plain full top-up; one GAN for all seeds."""
+    from pathlib import Path
+
+    from ganaug.study.plan import plan_runs
+    from ganaug.study.tasks import plan_tasks
+
+    config = StudyConfig.from_yaml(Path(__file__).parents[1] / "configs" / "study" / f"{name}.yaml")
+    gan = "small_cnn-gan_classic-uniform-bal-balance-r1"
+    per_seed = ["small_cnn-real", "small_cnn-classic",
+                *[f"small_cnn-classic-{recipe}" for recipe in recipes], gan,
+                *[f"{gan}-{recipe}" for recipe in recipes]]
+    assert [run.run_id for run in plan_runs(config)] == \
+        [f"{name}-seed{seed}" for seed in range(5) for name in per_seed]
+    assert [task.name for task in plan_tasks(config) if task.kind == "gan"] == ["gan-uniform-bal"]
+    assert all(recipe.classifier_options()["imbalance_options"] == {"tau": 1.0, "prior": "real"}
+               for recipe in config.recipes)
