@@ -321,6 +321,10 @@ def study_main(argv: list[str]) -> None:
     parser.add_argument("--max-steps", type=int, help="classifier steps per run")
     parser.add_argument("--gan-max-steps", type=int, help="GAN optimizer steps")
     parser.add_argument("--gan-checkpoint", help="use this trained GAN instead of training one")
+    parser.add_argument("--variants", nargs="+", metavar="NAME",
+                        help="run only these variants of the config")
+    parser.add_argument("--recipes", nargs="*", metavar="NAME",
+                        help="run only these recipes of the config (none: no recipe)")
     parser.add_argument("--root", help="the dataset's folder (image_folder: the folder of class "
                                        "folders)")
     parser.add_argument("--accelerator", help="auto, cpu, gpu, ...")
@@ -354,6 +358,9 @@ def study_main(argv: list[str]) -> None:
         "gan_checkpoint", "root", "accelerator", "threads", "gan_threads", "cpus_per_run",
         "gpus_per_run")
         if getattr(args, name) is not None}
+    for field in ("variants", "recipes"):
+        if (names := getattr(args, field)) is not None:
+            overrides[field] = _chosen(getattr(config, field), names, field[:-1], args.config)
     config = copy_config(config, **overrides)
     dataset_info(config.dataset, config.root)  # an unknown name or a missing folder: fail now
     executor = _executor(args.executor, args.ray_address, args.cpus)
@@ -366,6 +373,18 @@ def study_main(argv: list[str]) -> None:
     print(format_table(rows))
     print(f"\nstudy folder: {args.out} (results.csv, summary.json, table.txt, *.png); "
           f"{time.perf_counter() - started:.0f} s")
+
+
+def _chosen(items: list[Any], names: list[str], what: str, config: str | None) -> list[Any]:
+    """The ``items`` (variants or recipes, in the config's order) whose names are ``names``; an
+    unknown name is a one-line error naming the config's own."""
+    have = [item.name for item in items]
+    for name in names:
+        if name not in have:
+            source = config or "the default study"
+            raise ConfigError(f"{source} has no {what} {name!r}{did_you_mean(name, have)}; its "
+                              f"{what}s: {', '.join(have) or 'none'}")
+    return [item for item in items if item.name in names]
 
 
 def _executor(name: str, address: str | None, cpus: int | None = None) -> Executor:

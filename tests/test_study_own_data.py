@@ -111,3 +111,31 @@ def test_the_default_study_runs_on_an_image_folder_in_one_line(tmp_path, capsys)
     arms = {row["arm"] for row in json.loads((out / "summary.json").read_text())}
     assert arms == {"real", "classic", "gan+classic", "synthetic"}
     assert "study folder:" in capsys.readouterr().out
+
+
+def test_study_flags_choose_variants_and_recipes_of_a_config(tmp_path, monkeypatch, capsys):
+    import ganaug.cli as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "run_study", lambda config, out, executor=None:
+                        seen.setdefault("config", config) and [])
+    monkeypatch.setattr(cli, "format_table", lambda rows: "")
+    config = Path(__file__).parents[1] / "configs" / "study" / "mnist5k_longtail_levers.yaml"
+    main(["study", "--config", str(config), "--recipes", "deferred", "capped1",
+          "--out", str(tmp_path / "s")])
+    full = StudyConfig.from_yaml(config)
+    chosen = seen.pop("config")
+    assert [r.name for r in chosen.recipes] == ["capped1", "deferred"]  # the config's order
+    assert chosen.recipes == [r for r in full.recipes if r.name in ("capped1", "deferred")]
+    assert chosen.variants == full.variants
+    main(["study", "--config", str(config), "--recipes", "--variants", "uniform-bal",
+          "--out", str(tmp_path / "s")])
+    assert seen["config"].recipes == [] and seen["config"].variants == full.variants
+    monkeypatch.delenv("GANAUG_DEBUG", raising=False)
+    with pytest.raises(SystemExit):
+        main(["study", "--config", str(config), "--recipes", "deferd", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "has no recipe 'deferd'; did you mean 'deferred'" in err and "its recipes: " in err
+    with pytest.raises(SystemExit):
+        main(["study", "--variants", "uniform", "--out", str(tmp_path)])
+    assert "the default study has no variant 'uniform'" in capsys.readouterr().err
