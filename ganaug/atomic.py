@@ -4,7 +4,8 @@ Every artifact a study or a trainer of ganaug writes (checkpoints, synthetic ban
 records, reports) is first written under a temporary name in the same folder and then renamed
 onto its name with ``os.replace``, which POSIX and Windows make atomic within a file system.
 A writer killed mid-write leaves the previous file (or none) and at most a ``.partial`` file
-beside it, never a truncated file under the real name.
+beside it, never a truncated file under the real name; :func:`remove_partials` clears those
+(a study does when it starts).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import torch
 
 __all__ = ["PARTIAL_SUFFIX", "atomic_path", "atomic_save", "atomic_write_json",
-           "atomic_write_text"]
+           "atomic_write_text", "remove_partials"]
 
 PARTIAL_SUFFIX = ".partial"  # how a file being written is named until it is complete
 
@@ -61,6 +62,21 @@ def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> P
 def atomic_write_json(path: str | Path, value: Any, indent: int | None = 2) -> Path:
     """``value`` as JSON at ``path``, atomically; returns ``path``."""
     return atomic_write_text(path, json.dumps(value, indent=indent))
+
+
+def remove_partials(folder: str | Path, *, keep_prefix: str | None = None) -> list[Path]:
+    """Remove the temporary files that writers killed mid-write left anywhere under ``folder``
+    (hidden files ending in ``.partial``, as :func:`atomic_path` names them), except those whose
+    name starts with ``keep_prefix``; returns the removed paths.
+
+    Call it only while nothing writes into ``folder``: a study does at its start, under its lock.
+    """
+    removed = []
+    for path in sorted(Path(folder).rglob(f".*{PARTIAL_SUFFIX}")):
+        if path.is_file() and not (keep_prefix and path.name.startswith(keep_prefix)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def _flush_to_disk(path: Path) -> None:

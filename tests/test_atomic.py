@@ -14,7 +14,7 @@ import torch
 
 from ganaug import atomic
 from ganaug.atomic import PARTIAL_SUFFIX, atomic_path, atomic_save, atomic_write_json, \
-    atomic_write_text
+    atomic_write_text, remove_partials
 from ganaug.study import StudyConfig, run_study
 from ganaug.study.config import DEFAULTS_BEFORE_0_2
 
@@ -64,6 +64,15 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_intact(tmp_path):
     assert torch.equal(torch.load(path, weights_only=True)["w"], torch.ones(4))
     (left,) = [p for p in tmp_path.iterdir() if p != path]  # the killed writer's, named so
     assert left.name.startswith(".gan.ckpt.") and left.name.endswith(PARTIAL_SUFFIX)
+    # cleared afterwards, at any depth, but for the kept prefix; finished files stay
+    deeper = tmp_path / "banks" / ".seed0.pt.123.abcdef12.partial"
+    deeper.parent.mkdir()
+    deeper.write_bytes(b"half")
+    lock = tmp_path / ".study.lock.token.partial"
+    lock.write_text("{}")
+    assert remove_partials(tmp_path, keep_prefix=".study.lock") == sorted([deeper, left])
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [lock.name, "gan.ckpt"]
+    assert path.read_bytes() == before
 
 
 def test_every_artifact_of_a_study_is_renamed_into_place(tmp_path, monkeypatch):
@@ -77,13 +86,18 @@ def test_every_artifact_of_a_study_is_renamed_into_place(tmp_path, monkeypatch):
         replace(source, target)
 
     monkeypatch.setattr(atomic.os, "replace", recording_replace)
+    stale = tmp_path / "runs" / ".small_cnn-real-seed0.json.99.0badc0de.partial"  # a killed
+    stale.parent.mkdir(parents=True)                                             # writer's
+    stale.write_text("{\"arm\": ")
     config = StudyConfig.from_dict({**DEFAULTS_BEFORE_0_2, **dict(  # the defaults of its day
         dataset="digits", image_size=28, n_per_class=4, test_per_class=3, seeds=[0],
         modes=["augment"], ratios=[0.5], classic_augment="flip", max_steps=2, batch_size=8,
         gan_options=dict(latent_dim=8, g_width=4, d_width=4, grid_size=10), gan_max_steps=2,
         gan_batch_size=8, accelerator="cpu", judge_per_class=2, curve_points=2,
         curve_test_per_class=2)})
-    run_study(config, tmp_path, progress=False)
+    with pytest.warns(UserWarning, match="removed 1 unfinished file"):
+        run_study(config, tmp_path, progress=False)
+    assert not stale.exists()
     written = {p for p in tmp_path.rglob("*") if p.is_file()}
     names = {str(p.relative_to(tmp_path)) for p in written}
     for expected in ("config.json", "gan-base/gan.ckpt", "judge.pt", "judge.json",

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ganaug.atomic import atomic_save, atomic_write_json, atomic_write_text
+from ganaug.atomic import atomic_save, atomic_write_json, atomic_write_text, remove_partials
 from ganaug.checkpoint_io import SafeCheckpointIO
 from ganaug.classify import ClassifierEnsemble, ClassifierModule
 from ganaug.data import (
@@ -57,7 +57,7 @@ from ganaug.seeding import step_seed
 from ganaug.serialization import load_weights
 from ganaug.study.config import DEFAULTS_BEFORE_0_2, StudyConfig, Variant, setting_differences
 from ganaug.study.curves import LearningCurve
-from ganaug.study.lock import StudyLock
+from ganaug.study.lock import LOCK_NAME, StudyLock
 from ganaug.study.plan import CLASSIC_ARMS, Run, plan_runs
 from ganaug.study.report import summarize, write_results
 from ganaug.study.timings import TaskTimings
@@ -560,6 +560,11 @@ def run_study(config: StudyConfig, out: str | Path, *, progress: bool = True,
     (:class:`~ganaug.study.lock.StudyLock`)."""
     config.validate()  # an invalid setting makes no folder
     with StudyLock(out):  # one driver per folder, whichever executor it uses
+        # the only driver: a temporary file here is a killed writer's, never to be completed
+        if removed := remove_partials(out, keep_prefix=LOCK_NAME):
+            warnings.warn(f"removed {len(removed)} unfinished file(s) that an interrupted study "
+                          f"left in {out}: {', '.join(p.name for p in removed[:3])}"
+                          f"{', ...' if len(removed) > 3 else ''}", stacklevel=2)
         study = Study(config, out, progress=progress, loggers=loggers)
         records = study.run_all() if executor is None else executor.execute(study)
         with study.timings.timing("outputs", "outputs"):
