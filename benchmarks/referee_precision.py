@@ -18,6 +18,7 @@ whose classifiers the folder does not hold are trained (as the study would) unle
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -35,6 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant", help="default: the study's first variant")
     parser.add_argument("--per-class", type=int, default=200, help="candidates per class")
     parser.add_argument("--seed", type=int, default=0, help="seeds the pool")
+    parser.add_argument("--seeds", type=int, nargs="+",
+                        help="the referees' seeds (default: the study's bank_referee_seeds)")
+    parser.add_argument("--min-confidence", type=float,
+                        help="the filter's threshold (default: the variant's min_confidence)")
     parser.add_argument("--existing-only", action="store_true",
                         help="skip referees whose classifiers the folder does not hold")
     args = parser.parse_args(argv)
@@ -50,7 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     if judge is None:
         parser.error("the study has no judge (judge_per_class: 0)")
     control = variant.diversity()
-    classifier, seeds = config.classifiers[0], config.bank_referee_seed_list()
+    if args.min_confidence is not None:
+        control = dataclasses.replace(control, min_confidence=args.min_confidence)
+    classifier = config.classifiers[0]
+    seeds = args.seeds if args.seeds is not None else config.bank_referee_seed_list()
 
     # the pool: as the banks draw it, before any filter
     with study.threads("bank"):
