@@ -62,7 +62,12 @@ class GANCLI(LightningCLI):
 
 class ShortErrorParser(LightningArgumentParser):
     """The ``ganaug fit`` parser: a configuration mistake raises a one-line :class:`ConfigError`
-    with a did-you-mean, instead of printing the whole usage text and exiting."""
+    with a did-you-mean, instead of printing the whole usage text and exiting. A flag must be
+    spelt out: ``--trainer.max_step`` is an error, not ``--trainer.max_steps``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str, ex: Exception | None = None) -> None:  # type: ignore[override]
         if not self.exit_on_error:  # a nested parser: jsonargparse catches and rewords it

@@ -113,6 +113,10 @@ def test_fit_config_typos_are_one_line_with_a_did_you_mean(tmp_path, capsys, mon
     err = one_line_error(capsys, ["fit", "--config", str(CONFIGS / "gan_mnist5k.yaml"),
                                   "--modle.init_args.lr_g", "1"])
     assert "no key 'modle'" in err and "did you mean 'model'" in err
+    # a prefix of a flag is not taken for the flag (the parser's abbreviations are off)
+    err = one_line_error(capsys, ["fit", "--config", str(CONFIGS / "gan_mnist5k.yaml"),
+                                  "--trainer.max_step", "1"])
+    assert "has no key 'max_step'" in err and "did you mean 'max_steps'" in err
 
 
 def test_fit_gives_no_warning_about_args(tmp_path, capsys, monkeypatch):
