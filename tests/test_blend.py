@@ -493,6 +493,10 @@ def test_synthetic_until_trains_on_the_real_images_alone_from_the_epoch_after_th
                     reload_dataloaders_every_n_epochs=1).fit(counter, data)
     assert counter.seen == {0: [160, 60], 1: [160, 60], 2: [100, 0], 3: [100, 0]}
     assert data.real_phase_epoch(16) == 2
+    # outside a fit (no trainer: epoch 0) the loader is the blend's
+    alone = SyntheticBlendDataModule(real_data(), marked_bank(), ratio=0.6, synthetic_until=0.5)
+    alone.setup()
+    assert int(alone.train_dataloader().dataset.synthetic.sum()) == 60
 
 
 def test_synthetic_until_is_checked(trainer_factory):

@@ -476,7 +476,7 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 f"{option} needs the Trainer to ask for a new training loader every epoch: "
                 "Trainer(reload_dataloaders_every_n_epochs=1)")
         share = self.synthetic_share is not None
-        if self.synthetic_until is not None and synthetic and \
+        if self.synthetic_until is not None and synthetic and trainer is not None and \
                 epoch >= self.real_phase_epoch(len(self._loader(self.train_dataset, share))):
             return self._loader(self._blend(None), share=False)
         if self.resample_every_epoch and synthetic and epoch != self._drawn_epoch:
