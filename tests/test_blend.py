@@ -499,6 +499,19 @@ def test_synthetic_until_trains_on_the_real_images_alone_from_the_epoch_after_th
     assert int(alone.train_dataloader().dataset.synthetic.sum()) == 60
 
 
+def test_two_processes_switch_to_the_real_images_in_the_same_epoch(tmp_path):
+    ranks = run_ddp_script("blend_until_ranks.py", tmp_path)
+    for epoch, (items, synthetic) in {0: (85, 60), 1: (85, 60), 2: (55, 0)}.items():
+        shares = [{row[1:] for row in rank["rows"] if row[0] == epoch} for rank in ranks]
+        assert [len(share) for share in shares] == [items, items]
+        assert not shares[0] & shares[1]  # disjoint shares of one order
+        assert sum(row[1] for share in shares for row in share) == synthetic
+    real = {row[1:] for rank in ranks for row in rank["rows"] if row[0] == 2}
+    blended_real = {row[1:] for rank in ranks for row in rank["rows"] if row[0] == 0 and not row[2]}
+    assert real == blended_real  # the real phase holds exactly the blend's real images
+    assert max(row[0] for rank in ranks for row in rank["rows"]) == 2
+
+
 def test_synthetic_until_is_checked(trainer_factory):
     for bad in (0.0, 1.0, -0.2, 1.5):
         with pytest.raises(ValueError, match="synthetic_until is the fraction"):
