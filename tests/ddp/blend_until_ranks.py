@@ -2,10 +2,10 @@
 tests/test_blend.py.
 
 110 real digits and 60 marked synthetic images, batches of 5: 17 batches per rank and blend
-epoch, 11 per rank and real epoch. 45 steps with synthetic_until=0.5 (round(22.5) = 22 batches): epochs 0
-and 1 are blended (34 batches), epoch 2 holds the real images alone (11 batches). Each rank
-records one row (epoch, label, is_synthetic, pixel checksum) per training image it saw and saves
-them to OUT/rank{r}.pt.
+epoch, 11 per rank and real epoch. 45 steps with synthetic_until=0.5 (round(22.5) = 22
+batches): epochs 0 and 1 are blended (34 batches), epoch 2 holds the real images alone (11
+batches). Each rank records one row (epoch, label, is_synthetic, pixel checksum) per training
+image it saw and saves them to OUT/rank{r}.pt.
 """
 
 import sys
@@ -39,8 +39,8 @@ class EpochRecorder(L.LightningModule):
 def main(out: Path) -> None:
     torch.set_num_threads(1)
     labels = torch.arange(10).repeat_interleave(12)
-    images = torch.randint(0, 256, (len(labels), 1, 8, 8), generator=torch.Generator().manual_seed(0),
-                           dtype=torch.uint8)
+    images = torch.randint(0, 256, (len(labels), 1, 8, 8), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
     bank = LabelledImages(images, labels, num_classes=10)
     real = ImageDataModule("digits", n_per_class=11, test_per_class=2, batch_size=5, seed=0)
     blend = SyntheticBlendDataModule(real, bank, mode="augment", ratio=0.5, seed=1,
