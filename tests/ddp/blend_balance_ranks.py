@@ -13,18 +13,15 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from blend_ranks import Recorder
-from ganaug.data import ImageDataModule, LabelledImages, SyntheticBlendDataModule
+from blend_ranks import Recorder, random_bank
+from ganaug.data import ImageDataModule, SyntheticBlendDataModule
 
 REAL_COUNTS = [12, 10, 8, 6, 5, 4, 3, 2, 2, 1]
 
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
-    labels = torch.arange(10).repeat_interleave(12)
-    images = torch.randint(0, 256, (len(labels), 1, 8, 8), generator=torch.Generator().manual_seed(0),
-                           dtype=torch.uint8)
-    bank = LabelledImages(images, labels, num_classes=10)
+    bank = random_bank()
     real = ImageDataModule("digits", class_counts=REAL_COUNTS, test_per_class=2, batch_size=5, seed=0)
     blend = SyntheticBlendDataModule(real, bank, mode="balance", seed=1)
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=2, logger=False,

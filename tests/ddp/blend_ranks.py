@@ -14,18 +14,36 @@ from torch import nn
 from ganaug.data import ImageDataModule, LabelledImages, SyntheticBlendDataModule
 
 
+def checksum_rows(images, labels, synthetic) -> list[tuple[int, int, int]]:
+    """One row (label, is_synthetic, pixel checksum) per image of an 8x8 batch."""
+    pixels = ((images + 1) * 127.5).round().long().flatten(1)
+    checksums = (pixels * torch.arange(1, 65)).sum(1)
+    return list(zip(labels.tolist(), synthetic.long().tolist(), checksums.tolist()))
+
+
+def random_bank() -> LabelledImages:
+    """12 seeded random 8x8 images of each of 10 classes."""
+    labels = torch.arange(10).repeat_interleave(12)
+    images = torch.randint(0, 256, (len(labels), 1, 8, 8), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    return LabelledImages(images, labels, num_classes=10)
+
+
 class Recorder(L.LightningModule):
+    """Records the rows of the first epoch's batches."""
+
     def __init__(self) -> None:
         super().__init__()
         self.layer = nn.Linear(64, 10)
-        self.rows: list[tuple[int, int, int]] = []
+        self.rows: list[tuple] = []
+
+    def record(self, images, labels, synthetic) -> None:
+        if self.current_epoch == 0:
+            self.rows += checksum_rows(images, labels, synthetic)
 
     def training_step(self, batch, batch_index):
         images, labels, synthetic = batch
-        if self.current_epoch == 0:
-            pixels = ((images + 1) * 127.5).round().long().flatten(1)
-            checksums = (pixels * torch.arange(1, 65)).sum(1)
-            self.rows += list(zip(labels.tolist(), synthetic.long().tolist(), checksums.tolist()))
+        self.record(images, labels, synthetic)
         return nn.functional.cross_entropy(self.layer(images.flatten(1)), labels)
 
     def configure_optimizers(self):
@@ -34,10 +52,7 @@ class Recorder(L.LightningModule):
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
-    labels = torch.arange(10).repeat_interleave(12)
-    images = torch.randint(0, 256, (len(labels), 1, 8, 8), generator=torch.Generator().manual_seed(0),
-                           dtype=torch.uint8)
-    bank = LabelledImages(images, labels, num_classes=10)
+    bank = random_bank()
     real = ImageDataModule("digits", n_per_class=11, test_per_class=2, batch_size=5, seed=0)
     blend = SyntheticBlendDataModule(real, bank, mode="augment", ratio=0.5, seed=1)  # 110 + 60
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_epochs=2, logger=False,

@@ -13,35 +13,21 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch import nn
 
-from ganaug.data import ImageDataModule, LabelledImages, SyntheticBlendDataModule
+from blend_ranks import Recorder, checksum_rows, random_bank
+from ganaug.data import ImageDataModule, SyntheticBlendDataModule
 
 
-class EpochRecorder(L.LightningModule):
-    def __init__(self) -> None:
-        super().__init__()
-        self.layer = nn.Linear(64, 10)
-        self.rows: list[tuple[int, int, int, int]] = []
+class EpochRecorder(Recorder):
+    """Records the rows of every epoch's batches, each with its epoch in front."""
 
-    def training_step(self, batch, batch_index):
-        images, labels, synthetic = batch
-        pixels = ((images + 1) * 127.5).round().long().flatten(1)
-        checksums = (pixels * torch.arange(1, 65)).sum(1)
-        self.rows += [(self.current_epoch, *row) for row in
-                      zip(labels.tolist(), synthetic.long().tolist(), checksums.tolist())]
-        return nn.functional.cross_entropy(self.layer(images.flatten(1)), labels)
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.01)
+    def record(self, images, labels, synthetic) -> None:
+        self.rows += [(self.current_epoch, *row) for row in checksum_rows(images, labels, synthetic)]
 
 
 def main(out: Path) -> None:
     torch.set_num_threads(1)
-    labels = torch.arange(10).repeat_interleave(12)
-    images = torch.randint(0, 256, (len(labels), 1, 8, 8), dtype=torch.uint8,
-                           generator=torch.Generator().manual_seed(0))
-    bank = LabelledImages(images, labels, num_classes=10)
+    bank = random_bank()
     real = ImageDataModule("digits", n_per_class=11, test_per_class=2, batch_size=5, seed=0)
     blend = SyntheticBlendDataModule(real, bank, mode="augment", ratio=0.5, seed=1,
                                      synthetic_until=0.5)
