@@ -22,7 +22,8 @@ class EpochRecorder(Recorder):
     """Records the rows of every epoch's batches, each with its epoch in front."""
 
     def record(self, images, labels, synthetic) -> None:
-        self.rows += [(self.current_epoch, *row) for row in checksum_rows(images, labels, synthetic)]
+        rows = checksum_rows(images, labels, synthetic)
+        self.rows += [(self.current_epoch, *row) for row in rows]
 
 
 def main(out: Path) -> None:
