@@ -476,12 +476,14 @@ class SyntheticBlendDataModule(L.LightningDataModule):
                 f"{option} needs the Trainer to ask for a new training loader every epoch: "
                 "Trainer(reload_dataloaders_every_n_epochs=1)")
         share = self.synthetic_share is not None
+        loader = self._loader(self.train_dataset, share)
         if self.synthetic_until is not None and synthetic and trainer is not None and \
-                epoch >= self.real_phase_epoch(len(self._loader(self.train_dataset, share))):
+                epoch >= self.real_phase_epoch(len(loader)):
             return self._loader(self._blend(None), share=False)
         if self.resample_every_epoch and synthetic and epoch != self._drawn_epoch:
-            self._draw_for_epoch(epoch)
-        return self._loader(self.train_dataset, share)
+            self._draw_for_epoch(epoch)  # the same counts: only the loader's images change
+            loader = self._loader(self.train_dataset, share)
+        return loader
 
     def real_phase_epoch(self, batches_per_epoch: int) -> int:
         """The first epoch of training on real images alone under ``synthetic_until``: the first
